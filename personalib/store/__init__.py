@@ -1,0 +1,34 @@
+"""Crash-safe Parquet generation store with run manifests (issue 4 item 1; docs/DESIGN.md "Store").
+
+`request_key` names a request; `Store` appends rows as atomic parts, reads them back deduplicated,
+records what each run planned and its manifest; `summarize` is what `personalib status` prints.
+"""
+
+from personalib.store.keyindex import KeyIndex
+from personalib.store.keys import canonical_json, normalize_decoding, parse_shard, request_key, shard_of
+from personalib.store.manifest import environment, new_run_id, scrub, utc_now
+from personalib.store.parts import CorruptPart
+from personalib.store.schema import PLAN_SCHEMA, ROW_SCHEMA
+from personalib.store.store import GENERATION_COLUMNS, ROW_IDENTITY, Store, dedup_first
+from personalib.store.summary import summarize
+
+__all__ = [
+    "GENERATION_COLUMNS",
+    "PLAN_SCHEMA",
+    "ROW_IDENTITY",
+    "ROW_SCHEMA",
+    "CorruptPart",
+    "KeyIndex",
+    "Store",
+    "canonical_json",
+    "dedup_first",
+    "environment",
+    "new_run_id",
+    "normalize_decoding",
+    "parse_shard",
+    "request_key",
+    "scrub",
+    "shard_of",
+    "summarize",
+    "utc_now",
+]

@@ -1,0 +1,160 @@
+"""Atomic Parquet parts: write, list, check and set aside (issue 4 item 1).
+
+A part is written to a hidden temp file in its final directory, flushed and fsynced, then renamed
+with `os.replace` (atomic on POSIX and on NFS servers), and the directory is fsynced. A reader only
+ever lists `part-*.parquet`, so a crash, `kill -9` or a full disk leaves at most a temp file that
+no reader sees. Names carry UTC time, host, pid and a random uuid, so workers on several nodes
+never collide.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from personalib.errors import StoreError
+from personalib.store.schema import schema_problem
+
+__all__ = [
+    "PART_GLOB",
+    "TEMP_PREFIX",
+    "CorruptPart",
+    "write_atomic",
+    "write_json_atomic",
+    "part_name",
+    "list_parts",
+    "check_part",
+    "set_aside",
+    "stale_temp_files",
+]
+
+log = logging.getLogger("personalib.store")
+
+PART_GLOB = "part-*.parquet"
+TEMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class CorruptPart:
+    """A part that could not be read as data, and where it was moved."""
+
+    name: str
+    reason: str
+    moved_to: str | None
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "host"
+
+
+def part_name(prefix: str = "part") -> str:
+    """`<prefix>-<UTC time>-<host>-<pid>-<uuid>.parquet`: unique across hosts and processes."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    return f"{prefix}-{stamp}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # some filesystems do not allow opening directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_then_replace(final: Path, write) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.parent / f"{TEMP_PREFIX}{final.name}"
+    try:
+        with open(temp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, final)
+    except BaseException as exc:
+        temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StoreError(
+                f"could not write {final}: {exc} (disk full or no permission? nothing of it was stored)"
+            ) from exc
+        raise
+    _fsync_dir(final.parent)
+    return final
+
+
+def write_atomic(table: pa.Table, final: Path) -> Path:
+    """Write `table` as one Parquet file (one row group, zstd) at `final`, all or nothing."""
+    return _write_then_replace(
+        final, lambda handle: pq.write_table(table, handle, compression="zstd", row_group_size=max(len(table), 1))
+    )
+
+
+def write_json_atomic(text: str, final: Path) -> Path:
+    """Write `text` (UTF-8) at `final`, all or nothing (manifests)."""
+    return _write_then_replace(final, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def list_parts(directory: Path, pattern: str = PART_GLOB) -> list[Path]:
+    """Visible parts in name order (oldest first); temp files are never listed."""
+    if not directory.is_dir():
+        return []
+    return sorted(directory.glob(pattern))
+
+
+def check_part(path: Path, expected: pa.Schema) -> str | None:
+    """Why `path` is not a readable part (no footer, bad schema, no rows), or None when it is."""
+    try:
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+    except FileNotFoundError:
+        return None  # moved aside by another reader meanwhile
+    except (pa.ArrowException, OSError) as exc:
+        return f"unreadable Parquet footer ({exc})"
+    problem = schema_problem(schema, expected)
+    if problem:
+        return f"unexpected schema: {problem}"
+    if meta.num_rows == 0:
+        return "no rows"
+    return None
+
+
+def set_aside(path: Path, corrupt_dir: Path, reason: str) -> CorruptPart:
+    """Move a bad part to `corrupt_dir` (keeping its name) and log a warning naming it."""
+    corrupt_dir.mkdir(parents=True, exist_ok=True)
+    target = corrupt_dir / path.name
+    try:
+        os.replace(path, target)
+        moved: str | None = str(target)
+    except FileNotFoundError:
+        moved = str(target) if target.exists() else None
+    log.warning("corrupt store part %s: %s; moved aside to %s, the rest stays readable", path, reason, moved)
+    return CorruptPart(name=path.name, reason=reason, moved_to=moved)
+
+
+def stale_temp_files(directory: Path, older_than_s: float) -> list[Path]:
+    """Temp files left by crashed writers (older than `older_than_s`): never data, safe to delete."""
+    if not directory.is_dir():
+        return []
+    cutoff = time.time() - older_than_s
+    out = []
+    for path in directory.glob(f"{TEMP_PREFIX}*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                out.append(path)
+        except FileNotFoundError:
+            continue
+    return sorted(out)

@@ -1,0 +1,272 @@
+"""The generation store: every generation once, keyed, in atomic Parquet parts (issue 4 item 1).
+
+Layout of a store folder:
+
+    parts/part-<time>-<host>-<pid>-<uuid>.parquet   generations (docs/DESIGN.md "Store rows")
+    plans/plan-<digest>.parquet                     what runs planned (key, model, persona set, ...)
+    manifests/<run_id>.json                         one per run (see personalib.store.manifest)
+    corrupt/                                        parts that failed the footer/schema check
+
+Any number of workers may append at once: parts never collide, and an entry stored twice by two
+racing workers is kept once on read (the earliest `created_at`) and counted as a duplicate.
+
+An entry is a key (the request, `request_key`) with its labels (`ROW_IDENTITY`): the generation
+engine sends a request once even when it is planned under two labels (the same prompt for two
+identical items, or one persona in two persona sets) and stores one row per label, so that the
+analysis table is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from personalib.errors import StoreError
+from personalib.store.keyindex import KeyIndex
+from personalib.store.manifest import scrub
+from personalib.store.parts import (
+    CorruptPart,
+    check_part,
+    list_parts,
+    part_name,
+    set_aside,
+    stale_temp_files,
+    write_atomic,
+    write_json_atomic,
+)
+from personalib.store.schema import PLAN_SCHEMA, ROW_SCHEMA, to_plan_table, to_row_table
+
+__all__ = ["Store", "GENERATION_COLUMNS", "ROW_IDENTITY", "dedup_first"]
+
+log = logging.getLogger("personalib.store")
+
+# What one stored entry is: a request (key) for one labelled prompt. Reads keep one row per identity.
+ROW_IDENTITY: tuple[str, ...] = ("key", "model", "persona_set", "persona", "dataset", "item_id")
+
+# The analysis long table (docs/DESIGN.md "Generations table") plus provenance.
+GENERATION_COLUMNS: tuple[str, ...] = (
+    "model", "persona_set", "persona", "dataset", "item_id", "text", "finish_reason", "origin", "key",
+)  # fmt: skip
+
+
+def dedup_first(table: pa.Table) -> pa.Table:
+    """One row per stored entry (`ROW_IDENTITY`): the earliest `created_at` (ties: first read).
+
+    Two workers racing on the same request store it twice with the same identity; one is kept.
+    Rows that share a key but label different items (the same request planned for two personas
+    sets or two identical items) are distinct entries and are all kept.
+    """
+    if table.num_rows == 0 or pc.count_distinct(table.column("key")).as_py() == table.num_rows:
+        return table
+    if "created_at" in table.column_names:
+        table = table.take(pc.sort_indices(table, sort_keys=[("created_at", "ascending")]))
+    return _first_rows(table, [c for c in ROW_IDENTITY if c in table.column_names])
+
+
+def _first_rows(table: pa.Table, columns: list[str]) -> pa.Table:
+    """The first row of each distinct combination of `columns`, in table order."""
+    numbered = table.append_column("__row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    first = numbered.select([*columns, "__row"]).group_by(columns, use_threads=False).aggregate([("__row", "min")])
+    return table.take(pa.array(np.sort(first.column("__row_min").to_numpy())))
+
+
+def _filter(models: Sequence[str] | None, datasets: Sequence[str] | None, persona_sets: Sequence[str] | None):
+    expr = None
+    for column, values in (("model", models), ("dataset", datasets), ("persona_set", persona_sets)):
+        if values is None:
+            continue
+        term = pc.field(column).isin(list(values))
+        expr = term if expr is None else expr & term
+    return expr
+
+
+class Store:
+    """A generation store folder (created on first write).
+
+    `rows_per_part` bounds the size of each part: `append` splits larger batches.
+    """
+
+    def __init__(self, path: str | Path, *, rows_per_part: int = 10_000) -> None:
+        if rows_per_part < 1:
+            raise StoreError(f"rows_per_part must be >= 1, got {rows_per_part}")
+        self.path = Path(path)
+        self.rows_per_part = rows_per_part
+        self.parts_dir = self.path / "parts"
+        self.plans_dir = self.path / "plans"
+        self.manifests_dir = self.path / "manifests"
+        self.corrupt_dir = self.path / "corrupt"
+        self.set_aside: list[CorruptPart] = []  # corrupt parts this object found and moved
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def exists(self) -> bool:
+        """True when the folder holds parts, plans or manifests."""
+        return any(d.is_dir() for d in (self.parts_dir, self.plans_dir, self.manifests_dir))
+
+    # -- writing ---------------------------------------------------------------------------
+    def append(self, rows: Any) -> list[Path]:
+        """Store rows as atomic parts of at most `rows_per_part` rows each; returns their paths.
+
+        Rows follow docs/DESIGN.md "Store rows" (`created_at` defaults to now). Nothing is
+        deduplicated here: callers skip stored keys first; racing duplicates are dropped on read.
+        """
+        table = to_row_table(rows)
+        written = []
+        for start in range(0, table.num_rows, self.rows_per_part):
+            chunk = table.slice(start, self.rows_per_part)
+            written.append(write_atomic(chunk, self.parts_dir / part_name()))
+        return written
+
+    def write_plan(self, rows: Any) -> str:
+        """Record planned requests (PLAN_SCHEMA); returns the plan's digest (same plan, same file)."""
+        table = to_plan_table(rows)
+        keys = sorted(table.column("key").to_pylist())
+        digest = hashlib.sha256("\n".join(keys).encode("ascii")).hexdigest()
+        target = self.plans_dir / f"plan-{digest[:32]}.parquet"
+        if table.num_rows and not target.exists():
+            write_atomic(table, target)
+        return digest[:32]
+
+    def write_manifest(self, manifest: dict[str, Any]) -> Path:
+        """Write (or update) `manifests/<run_id>.json` atomically; secrets are scrubbed first."""
+        run_id = manifest.get("run_id")
+        if not run_id or "/" in str(run_id) or str(run_id).startswith("."):
+            raise StoreError(f"a manifest needs a plain `run_id` (no '/'), got {run_id!r}")
+        text = json.dumps(scrub(manifest), indent=2, sort_keys=True, default=str)
+        return write_json_atomic(text + "\n", self.manifests_dir / f"{run_id}.json")
+
+    def clean_temp(self, older_than_s: float = 86_400.0) -> list[Path]:
+        """Delete temp files left by crashed writers older than `older_than_s`; returns them."""
+        removed = []
+        for directory in (self.parts_dir, self.plans_dir, self.manifests_dir):
+            for path in stale_temp_files(directory, older_than_s):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
+
+    # -- reading ---------------------------------------------------------------------------
+    def parts(self) -> list[Path]:
+        """Readable parts; a part failing the footer/schema check is reported and set aside."""
+        good = []
+        for path in list_parts(self.parts_dir):
+            reason = check_part(path, ROW_SCHEMA)
+            if reason is None:
+                if path.exists():
+                    good.append(path)
+            else:
+                self.set_aside.append(set_aside(path, self.corrupt_dir, reason))
+        return good
+
+    def _plan_files(self) -> list[Path]:
+        return [p for p in list_parts(self.plans_dir, "plan-*.parquet") if _ok(p, PLAN_SCHEMA)]
+
+    def _scan(
+        self, files: Callable[[], list[Path]], schema: pa.Schema, columns: Sequence[str] | None, expr: Any
+    ) -> pa.Table:
+        for _attempt in range(3):
+            paths = files()
+            if not paths:
+                return schema.empty_table().select(list(columns) if columns else schema.names)
+            try:
+                dataset = ds.dataset([str(p) for p in paths], schema=schema, format="parquet")
+                return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
+            except FileNotFoundError:
+                continue  # another reader set a part aside meanwhile: list again
+            except (pa.ArrowException, OSError):
+                self._find_unreadable(paths, schema)
+        raise StoreError(f"could not read the store at {self.path}: parts keep changing or failing; try again")
+
+    def _find_unreadable(self, paths: Iterable[Path], schema: pa.Schema) -> None:
+        for path in paths:
+            try:
+                pq.read_table(path, schema=schema)
+            except FileNotFoundError:
+                continue
+            except (pa.ArrowException, OSError) as exc:
+                self.set_aside.append(set_aside(path, self.corrupt_dir, f"unreadable data ({exc})"))
+
+    def read(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        models: Sequence[str] | None = None,
+        datasets: Sequence[str] | None = None,
+        persona_sets: Sequence[str] | None = None,
+        dedup: bool = True,
+    ) -> pa.Table:
+        """Stored rows, optionally filtered by model/dataset/persona set.
+
+        With `dedup` (the default) one row per entry (`ROW_IDENTITY`), the earliest stored;
+        without it every row, racing duplicates included (for counting them).
+        """
+        expr = _filter(models, datasets, persona_sets)
+        if not dedup:
+            return self._scan(self.parts, ROW_SCHEMA, columns, expr)
+        wanted = list(columns) if columns else list(ROW_SCHEMA.names)
+        scan = wanted + [c for c in (*ROW_IDENTITY, "created_at") if c not in wanted]
+        return dedup_first(self._scan(self.parts, ROW_SCHEMA, scan, expr)).select(wanted)
+
+    def read_raw(self, columns: Sequence[str] | None = None, **filters: Sequence[str] | None) -> pa.Table:
+        """Every stored row, duplicates included: `read(columns, dedup=False, **filters)`."""
+        return self.read(columns, dedup=False, **filters)
+
+    def stored_keys(self, model: str | None = None, dataset: str | None = None) -> set[str]:
+        """The set of stored keys (optionally of one model and/or dataset)."""
+        return set(self._keys(model, dataset).to_pylist())
+
+    def key_index(self, model: str | None = None, dataset: str | None = None) -> KeyIndex:
+        """Stored keys as a compact `KeyIndex` (use this for full-size stores)."""
+        return KeyIndex(self._keys(model, dataset))
+
+    def _keys(self, model: str | None, dataset: str | None) -> pa.ChunkedArray:
+        table = self.read_raw(
+            ["key"], models=[model] if model else None, datasets=[dataset] if dataset else None
+        )
+        return table.column("key")
+
+    def generations(
+        self,
+        *,
+        models: Sequence[str] | None = None,
+        datasets: Sequence[str] | None = None,
+        persona_sets: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The analysis long table (docs/DESIGN.md "Generations table"), one row per key."""
+        table = self.read(list(GENERATION_COLUMNS), models=models, datasets=datasets, persona_sets=persona_sets)
+        return table.to_pandas()
+
+    def planned(self) -> pa.Table:
+        """Every entry any run planned (union of the plans, one row per identity)."""
+        table = self._scan(self._plan_files, PLAN_SCHEMA, None, None)
+        return _first_rows(table, list(ROW_IDENTITY)) if table.num_rows else table
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """Every run manifest, oldest first (an unreadable one is logged and skipped)."""
+        out = []
+        if not self.manifests_dir.is_dir():
+            return out
+        for path in sorted(self.manifests_dir.glob("*.json")):
+            try:
+                out.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                log.warning("manifest %s is unreadable (%s); skipped", path, exc)
+        return sorted(out, key=lambda m: (str(m.get("started_at", "")), str(m.get("run_id", ""))))
+
+
+def _ok(path: Path, schema: pa.Schema) -> bool:
+    reason = check_part(path, schema)
+    if reason is not None:
+        log.warning("store file %s is unreadable (%s); ignored", path, reason)
+    return reason is None
