@@ -116,8 +116,9 @@ def pearson_matrix(
             r.loc[a, b], p.loc[a, b] = float(res.statistic), float(res.pvalue)
     parts = []
     if constant:
-        parts.append(f"{', '.join(map(repr, constant))} has the same value in every row: "
-                     "its correlations are undefined")
+        verb = "has" if len(constant) == 1 else "have"
+        parts.append(f"{', '.join(map(repr, constant))} {verb} the same value in every row: "
+                     "correlations with it are undefined")
     if few:
         parts.append(f"fewer than {MIN_ROWS} shared rows for {', '.join(few[:6])}"
                      + (f" and {len(few) - 6} more" if len(few) > 6 else ""))
@@ -244,6 +245,9 @@ def cosine_similarity(
     va, labels = _vector(ma, part)
     vb, _ = _vector(mb.loc[ma.index, ma.columns], part)
     undefined = [lab for lab, x, y in zip(labels, va, vb, strict=True) if np.isnan(x) or np.isnan(y)]
+    if len(undefined) == len(va):
+        return Similarity(float("nan"), len(va), f"all {len(va)} correlations are undefined in one "
+                          "of the matrices: the cosine similarity is undefined")
     if undefined:
         more = f" and {len(undefined) - 3} more" if len(undefined) > 3 else ""
         return Similarity(float("nan"), len(va), f"undefined correlation(s) {', '.join(undefined[:3])}"

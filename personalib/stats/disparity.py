@@ -94,7 +94,8 @@ def refusal_pairs(
             missing = [p for p in (a, b) if p not in rate.index]
             reason = None
             if missing:
-                reason = f"persona {' and '.join(map(repr, missing))} not in the data"
+                noun = "persona" if len(missing) == 1 else "personas"
+                reason = f"{noun} {' and '.join(map(repr, missing))} not in the data"
             elif np.isnan(ra) or np.isnan(rb):
                 reason = "no refusal rate for one of the two personas"
             rows.append({**key, "kind": kind, "persona_a": a, "persona_b": b, "rate_a": ra,

@@ -177,5 +177,9 @@ def test_degenerate_demo_model(no_warnings) -> None:
     assert res.r["empathy"].isna().all() and not np.isnan(res.r.iloc[0, 1])
     sim = cosine_similarity(attitude_correlations(random_table(50, 1)), res)
     assert np.isnan(sim.value) and "the cosine similarity is undefined" in sim.reason
+    flat = attitude_correlations(scores.assign(**{a: 3.0 for a in ATTITUDES}))
+    assert "have the same value in every row" in flat.reason
+    all_nan = cosine_similarity(attitude_correlations(random_table(50, 1)), flat)
+    assert all_nan.reason.startswith("all 21 correlations are undefined")
     two = attitude_correlations(random_table(2, 9))
     assert two.r.isna().all().all() and "fewer than 3 shared rows" in two.reason

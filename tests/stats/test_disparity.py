@@ -66,6 +66,10 @@ def test_refusal_pairs_missing_persona_kept_with_reason(no_warnings) -> None:
     row = table[table.persona_b == "a_homosexual_person"].iloc[0]
     assert np.isnan(row.abs_diff) and row.reason == "persona 'a_homosexual_person' not in the data"
     assert table.iloc[-1].persona_b == "a_homosexual_person"  # undefined rows last
+    no_race = refusal_pairs(subset.query("category != 'race'"))
+    black = no_race.set_index("persona_a").loc["a_black_person"]
+    assert black.reason == ("personas 'a_black_person' and 'an_african_american_person' "
+                                       "not in the data")
 
 
 def test_top_bottom_and_gap(no_warnings) -> None:
