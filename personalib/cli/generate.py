@@ -1,0 +1,59 @@
+"""`python -m personalib generate`: generate and store persona-prompted answers for a profile.
+
+    python -m personalib generate --profile demo
+    python -m personalib generate --profile paper --models zephyr --shard 0/8      # SLURM array task 0
+    python -m personalib generate --profile paper --models gpt-4 --dry-run        # counts and API cost
+    python -m personalib generate --profile paper --models gpt-4 --max-cost 500   # refuse above $500
+
+Reruns skip every stored request; `--shard I/N` (I = 0..N-1, e.g. `$SLURM_ARRAY_TASK_ID/N`) runs
+the I-th of N disjoint, deterministic parts of the plan (by request key), so N workers (nodes on a
+shared filesystem) can write into one store at once. Issue 4 items 1 and 4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from personalib.generate import GenerateOptions, generate
+from personalib.params import load_profile, resolve_path
+from personalib.store import parse_shard
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options."""
+    parser.add_argument("--profile", required=True, help="profile name (params/profiles/<name>.yaml) or YAML path")
+    parser.add_argument("--models", nargs="+", help="model params names (default: the profile's models)")
+    parser.add_argument("--store", help="store folder (default: the profile's `store`)")
+    parser.add_argument("--datasets", nargs="+", help="a subset of the profile's datasets")
+    parser.add_argument(
+        "--persona-sets", nargs="+", help="persona sets: the profile's, built-in (regular, empty, control) or YAML paths"
+    )
+    parser.add_argument("--limit", type=int, help="first N items of each dataset")
+    parser.add_argument("--shard", help="I/N: run shard I (0-based) of N, partitioned by request key")
+    parser.add_argument("--dry-run", action="store_true", help="print counts (and API cost estimates); send nothing")
+    parser.add_argument("--max-cost", type=float, help="refuse to start when the API cost estimate exceeds this (USD)")
+    parser.add_argument("--chunk-size", type=int, help="requests per backend call and stored part (default 8x batch)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the profile's generations; exit code 0 when nothing failed."""
+    profile = load_profile(args.profile)
+    options = GenerateOptions(
+        models=args.models,
+        datasets=args.datasets,
+        persona_sets=args.persona_sets,
+        limit=args.limit,
+        shard=parse_shard(args.shard) if args.shard else None,
+        dry_run=args.dry_run,
+        max_cost=args.max_cost,
+        store=resolve_path(args.store) if args.store else None,
+        chunk_size=args.chunk_size,
+        progress=not args.no_progress,
+        command=["personalib", "generate", *sys.argv[2:]] if sys.argv[1:2] == ["generate"] else [],
+    )
+    summary = generate(profile, options, out=sys.stderr)
+    for part in summary.get("corrupt_set_aside", []):
+        print(f"notice: corrupt store part {part['name']} ({part['reason']}) moved to {part['moved_to']}", file=sys.stderr)
+    return 1 if summary["counts"]["failed"] else 0

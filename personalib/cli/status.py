@@ -1,0 +1,59 @@
+"""`python -m personalib status --store PATH [--json]`: what a generation store holds.
+
+Per model, dataset and persona set: stored entries, planned (by the runs recorded in the store's
+plans and manifests), missing (planned but not stored) and duplicates (entries stored more than
+once, e.g. by two workers racing; dropped on read). `--json` prints the same with the totals
+`stored`, `missing` and `duplicates` at the top level. Issue 4 item 4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from personalib.errors import StoreError
+from personalib.params import load_profile, resolve_path
+from personalib.store import Store, summarize
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--store", help="store folder")
+    where.add_argument("--profile", help="use this profile's `store` folder")
+    parser.add_argument("--json", action="store_true", help="print JSON (totals at the top level)")
+
+
+def _table(summary: dict) -> str:
+    header = f"{'model':<20} {'dataset':<11} {'persona set':<14} {'stored':>10} {'planned':>10} {'missing':>10} {'dupl.':>7}"
+    lines = [header, "-" * len(header)]
+    for g in summary["groups"]:
+        lines.append(
+            f"{g['model']:<20} {g['dataset']:<11} {g['persona_set']:<14} {g['stored']:>10,} {g['planned']:>10,} "
+            f"{g['missing']:>10,} {g['duplicates']:>7,}"
+        )
+    lines.append("-" * len(header))
+    lines.append(
+        f"{'total':<47} {summary['stored']:>10,} {summary['planned']:>10,} {summary['missing']:>10,} "
+        f"{summary['duplicates']:>7,}"
+    )
+    lines.append(f"{summary['parts']} parts, {len(summary['runs'])} runs recorded")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the store summary."""
+    path = resolve_path(args.store) if args.store else load_profile(args.profile).store_path()
+    store = Store(path)
+    if not store.exists():
+        raise StoreError(f"no generation store at {path} (no parts/, plans/ or manifests/ folder); check --store")
+    summary = summarize(store)
+    for part in summary["corrupt_set_aside"]:
+        print(f"notice: corrupt store part {part['name']} ({part['reason']}) moved to {part['moved_to']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"store {path}")
+        print(_table(summary))
+    return 0
