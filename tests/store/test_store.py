@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import json
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -202,6 +204,26 @@ def test_stale_temp_files_are_cleaned(tmp_path: Path) -> None:
     fresh.write_bytes(b"x")
     assert store.clean_temp(older_than_s=3600) == [stale]
     assert fresh.exists() and not stale.exists()
+
+
+def _append_all(path: str, worker: int) -> int:
+    store = Store(path, rows_per_part=7)
+    rows = _rows(60, run_id=f"worker-{worker}")
+    for start in range(0, 60, 10):  # many small appends, interleaving with the other worker
+        store.append(rows[start : start + 10])
+    return worker
+
+
+def test_two_processes_racing_on_the_same_keys(tmp_path: Path) -> None:
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert sorted(pool.map(_append_all, [str(tmp_path)] * 2, [0, 1])) == [0, 1]
+    store = Store(tmp_path)
+    assert store.read_raw().num_rows == 120
+    table = store.read()
+    assert table.num_rows == 60 and len(set(table.column("key").to_pylist())) == 60
+    assert summarize(store)["duplicates"] == 60
+    assert len(store.parts()) == 2 * 6 * 2  # 10-row appends in 7-row parts, every name unique
+    assert not list(store.parts_dir.glob(".tmp-*"))
 
 
 def test_manifest_json_is_plain_json(tmp_path: Path) -> None:
