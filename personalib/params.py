@@ -129,6 +129,7 @@ class DatasetSpec(_Strict):
     demo: bool = False
     subsample: bool = False
     files: dict[str, str] = Field(default_factory=dict)
+    allow_partial: bool = False
     limit: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
@@ -143,7 +144,8 @@ class DatasetSpec(_Strict):
 
     def task_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `personalib.tasks.load_task` (file paths resolved, DESIGN)."""
-        kwargs: dict[str, Any] = {"demo": self.demo, "subsample": self.subsample}
+        kwargs: dict[str, Any] = {"demo": self.demo, "subsample": self.subsample,
+                                  "allow_partial": self.allow_partial}
         kwargs.update({key: resolve_path(value) for key, value in self.files.items()})
         return kwargs
 

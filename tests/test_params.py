@@ -184,7 +184,7 @@ def test_unknown_model_and_profile_names():
         ({"models": ["gpt-4", "gpt-4"]}, ["models: listed twice: gpt-4"]),
         ({"datasets": {"mmlu2": {}}}, ["field datasets.mmlu2", "'truthfulqa', 'mmlu', 'bbq', 'attitudes' or 'toxicity'"]),
         ({"datasets": {"mmlu": {"demo": True, "files": {"data_files": "x"}}}}, ["remove `files` or set demo: false"]),
-        ({"datasets": {"mmlu": {"sample": True}}}, ["unknown key datasets.mmlu.sample", "allowed here: demo, subsample, files, limit"]),
+        ({"datasets": {"mmlu": {"sample": True}}}, ["unknown key datasets.mmlu.sample", "allowed here: demo, subsample, files, allow_partial, limit"]),
         ({"datasets": {"truthfulqa": {"subsample": True}}}, ["datasets.truthfulqa.subsample", "mmlu and bbq only"]),
         ({"datasets": {"mmlu": {"limit": 0}}}, ["field datasets.mmlu.limit = 0"]),
         ({"persona_sets": ["regular", "nobody"]}, ["field `persona_sets` entry 'nobody'", "unknown persona set", "nobody"]),
