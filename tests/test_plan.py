@@ -130,6 +130,17 @@ def _run(capsys, *argv: str) -> str:
     return capsys.readouterr().out
 
 
+def test_cli_entry_point_exit_codes(capsys, empty_cache: Path):
+    from personalib.__main__ import main
+
+    assert main(["plan", "--profile", "demo"]) == 0
+    assert "17 personas x" in capsys.readouterr().out
+    assert main(["plan", "--profile", "nope"]) == 2
+    assert "error: unknown profile 'nope'" in capsys.readouterr().err
+    assert main(["plan", "--profile", "paper", "--models", "gpt-5"]) == 2
+    assert "--models: gpt-5 not in profile 'paper'" in capsys.readouterr().err
+
+
 def test_cli_text_and_json(capsys, empty_cache: Path):
     text = _run(capsys, "--profile", "paper")
     assert "193 personas x 75,440 prompts = 14.56 M generations" in text
