@@ -223,19 +223,20 @@ def _rating_values(uniq: pa.Array) -> np.ndarray:
 
 
 def _n_options_array(n_options: int | Iterable | None, size: int) -> np.ndarray:
-    """Per-row option counts; 0 marks a rating row."""
+    """Per-row option counts (NA: a rating row, coded 0)."""
     if n_options is None:
         return np.zeros(size, np.int64)
     if isinstance(n_options, (str, bytes)) or np.ndim(n_options) == 0:
         return np.full(size, _check_n_options(n_options), np.int64)  # type: ignore[arg-type]
     try:
-        values = pd.array(pd.Series(n_options).to_numpy(), dtype="Int64")
+        values = pd.array(n_options.array if isinstance(n_options, pd.Series) else n_options,
+                          dtype="Int64")
     except (TypeError, ValueError) as exc:
         raise PersonalibError(f"n_options must be whole numbers 1..26 or missing: {exc}") from None
     if len(values) != size:
         raise PersonalibError(f"n_options has {len(values)} values for {size} texts")
     out = values.fillna(0).to_numpy(np.int64)
-    for n in np.unique(out[out > 0]):
+    for n in np.unique(out[~values.isna()]):
         _check_n_options(int(n))
     return out
 
