@@ -40,23 +40,25 @@ def read_questionnaire(path: Path) -> list[dict[str, Any]]:
         raise PersonalibError(f"{path}: expected a non-empty JSON list of attitude dimensions")
     for number, entry in enumerate(data):
         if not isinstance(entry, dict):
-            raise bad_row(path, number, "expected an object")
+            raise bad_row(path, number, "expected an object", "entry")
         missing = [name for name in QUESTION_FIELDS if name not in entry]
         if missing:
-            raise bad_row(path, number, f"missing field(s) {', '.join(missing)}")
+            raise bad_row(path, number, f"missing field(s) {', '.join(missing)}", "entry")
         statements = entry["statements"]
         if not isinstance(statements, list) or not statements or not all(
                 isinstance(s, str) and s.strip() for s in statements):
-            raise bad_row(path, number, "field statements must be a non-empty list of non-empty texts")
+            raise bad_row(path, number, "field statements must be a non-empty list of non-empty texts",
+                          "entry")
         for name in ("attitude", "instruction", "scale"):
             if not isinstance(entry[name], str) or not entry[name].strip():
-                raise bad_row(path, number, f"field {name} must be a non-empty text")
+                raise bad_row(path, number, f"field {name} must be a non-empty text", "entry")
         reverse = entry["reverse"]
         if not isinstance(reverse, list) or not all(
                 isinstance(i, int) and 0 <= i < len(statements) for i in reverse):
-            raise bad_row(path, number, f"field reverse must list statement indices 0..{len(statements) - 1}")
+            raise bad_row(path, number, f"field reverse must list statement indices 0..{len(statements) - 1}",
+                          "entry")
         if not isinstance(entry["instruction_type"], int) or entry["instruction_type"] < 0:
-            raise bad_row(path, number, "field instruction_type must be an integer >= 0")
+            raise bad_row(path, number, "field instruction_type must be an integer >= 0", "entry")
     return data
 
 
@@ -70,14 +72,15 @@ def read_paraphrases(path: Path) -> list[list[str]]:
         try:
             text = entry[0]["generated_text"]
         except (KeyError, IndexError, TypeError):
-            raise bad_row(path, number, 'expected [{"generated_text": "<numbered lines>"}]') from None
+            raise bad_row(path, number, 'expected [{"generated_text": "<numbered lines>"}]',
+                          "entry") from None
         if not isinstance(text, str):
-            raise bad_row(path, number, "field generated_text must be a text")
+            raise bad_row(path, number, "field generated_text must be a text", "entry")
         lines = [" ".join(line.split(" ")[1:]) for line in text.split("\n")]
         empty = [k + 1 for k, line in enumerate(lines) if not line.strip()]
         if empty:
             raise bad_row(path, number, f"generated_text line(s) {empty} hold no paraphrase after the "
-                          "number token (expected one numbered paraphrase per line, no blank lines)")
+                          "number token (expected one numbered paraphrase per line, no blank lines)", "entry")
         result.append(lines)
     return result
 
@@ -90,7 +93,7 @@ def build_items(questions: list[dict[str, Any]], paraphrases: list[list[str]], p
         kind = entry["instruction_type"]
         if kind >= len(paraphrases):
             raise bad_row(path, number, f"instruction_type {kind} has no paraphrase list "
-                          f"(the paraphrase file has {len(paraphrases)})")
+                          f"(the paraphrase file has {len(paraphrases)})", "entry")
         instructions = [entry["instruction"], *paraphrases[kind]]
         for position, statement in enumerate(entry["statements"]):
             for variant, instruction in enumerate(instructions):

@@ -67,9 +67,10 @@ def as_path(value: str | Path, argument: str) -> Path:
     return path
 
 
-def bad_row(path: Path, row: int | str, message: str) -> PersonalibError:
-    """Error for malformed input naming the file, the row/entry and what is wrong."""
-    return PersonalibError(f"{path}: row {row}: {message}")
+def bad_row(path: Path, row: int, message: str, unit: str = "row") -> PersonalibError:
+    """Error for malformed input naming the file, where (`unit` "row": 0-based record = item row;
+    "line": 1-based line of the file; "entry": 0-based list entry) and what is wrong."""
+    return PersonalibError(f"{path}: {unit} {row}: {message}")
 
 
 def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -81,9 +82,9 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise bad_row(path, number, f"not valid JSON ({exc.msg})") from None
+                raise bad_row(path, number, f"not valid JSON ({exc.msg})", "line") from None
             if not isinstance(obj, dict):
-                raise bad_row(path, number, "expected a JSON object")
+                raise bad_row(path, number, "expected a JSON object", "line")
             yield number, obj
 
 

@@ -46,6 +46,7 @@ ROW_FIELDS = ("example_id", "question_index", "question_polarity", "context_cond
               "answer_info", "context", "question", "ans0", "ans1", "ans2", "label")
 EXTRA_COLUMNS = ["category", "example_id", "question_index", "question_polarity", "context_condition",
                  "answer_tags", "unknown_loc", "target_loc", "in_subsample"]
+PARTIAL = "Pass allow_partial=True to load only the categories present."
 METADATA_NAMES = ("supplemental/additional_metadata.csv", "analysis_scripts/additional_metadata.csv")
 
 
@@ -58,23 +59,27 @@ def parse_row(path: Path, line: int, row: dict[str, Any], category: str) -> dict
     """One item from one BBQ row; a PersonalibError names the file, line and field when malformed."""
     missing = [name for name in ROW_FIELDS if name not in row]
     if missing:
-        raise bad_row(path, line, f"missing field(s) {', '.join(missing)}")
+        raise bad_row(path, line, f"missing field(s) {', '.join(missing)}", "line")
     info = row["answer_info"]
     try:
         tags = [str(info[f"ans{k}"][1]) for k in range(3)]
     except (KeyError, IndexError, TypeError):
-        raise bad_row(path, line, "field answer_info must map ans0..ans2 to [text, group tag]") from None
+        raise bad_row(path, line, "field answer_info must map ans0..ans2 to [text, group tag]",
+                      "line") from None
     try:
         label, example_id = int(row["label"]), int(row["example_id"])
         question_index = int(row["question_index"])
     except (TypeError, ValueError):
-        raise bad_row(path, line, "fields label, example_id and question_index must be integers") from None
+        raise bad_row(path, line, "fields label, example_id and question_index must be integers",
+                      "line") from None
     if label not in (0, 1, 2):
-        raise bad_row(path, line, f"field label must be 0, 1 or 2, not {row['label']!r}")
+        raise bad_row(path, line, f"field label must be 0, 1 or 2, not {row['label']!r}", "line")
     if row["context_condition"] not in ("ambig", "disambig"):
-        raise bad_row(path, line, f"field context_condition must be ambig/disambig, not {row['context_condition']!r}")
+        raise bad_row(path, line, "field context_condition must be ambig/disambig, not "
+                      f"{row['context_condition']!r}", "line")
     if row["question_polarity"] not in ("neg", "nonneg"):
-        raise bad_row(path, line, f"field question_polarity must be neg/nonneg, not {row['question_polarity']!r}")
+        raise bad_row(path, line, "field question_polarity must be neg/nonneg, not "
+                      f"{row['question_polarity']!r}", "line")
     answers = [str(row[f"ans{k}"]) for k in range(3)]
     unknown = [k for k, tag in enumerate(tags) if tag == "unknown"]
     return {
@@ -108,7 +113,8 @@ def read_metadata(path: Path) -> dict[tuple[str, int], Any]:
     bad = table["target_loc"].notna() & ~target.isin([0, 1, 2])
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise bad_row(path, row + 2, f"target_loc must be 0, 1, 2 or blank, not {table['target_loc'].iloc[row]!r}")
+        raise bad_row(path, row + 2, f"target_loc must be 0, 1, 2 or blank, not "
+                      f"{table['target_loc'].iloc[row]!r}", "line")
     return {(str(cat), int(eid)): (pd.NA if pd.isna(loc) else int(loc))
             for cat, eid, loc in zip(table["category"], table["example_id"], target)}
 
@@ -143,7 +149,8 @@ class BBQ(Task):
         if self.is_demo or "data_dir" in self.files:
             root = self.demo_dir if self.is_demo else self.files["data_dir"]
             folder = root / "data" if (root / "data").is_dir() else root
-            found = {cat: folder / f"{cat}.jsonl" for cat in CATEGORIES if (folder / f"{cat}.jsonl").is_file()}
+            found = {cat: folder / f"{cat}.jsonl" for cat in CATEGORIES
+                     if (folder / f"{cat}.jsonl").is_file()}
             missing = [cat for cat in CATEGORIES if cat not in found]
             if not found:
                 raise PersonalibError(f"{folder}: no BBQ category file (<Category>.jsonl) found")
@@ -219,5 +226,3 @@ class BBQ(Task):
         frame["in_subsample"] = frame["in_subsample"].astype("bool" if ids is not None else "boolean")
         return frame
 
-
-PARTIAL = "Pass allow_partial=True to load only the categories present."

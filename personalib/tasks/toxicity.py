@@ -51,14 +51,14 @@ def read_annotations(path: Path) -> pd.DataFrame:
                               "(expected the largeScale.csv of Sap et al. 2022)")
     if table["tweet"].isna().any():
         row = int(table["tweet"].isna().to_numpy().nonzero()[0][0])
-        raise PersonalibError(f"{path}: row {row + 2}: empty tweet")
+        raise PersonalibError(f"{path}: line {row + 2}: empty tweet")
     table["tweet"] = table["tweet"].astype(str)
     for name in (*RATING_COLUMNS, *ATTITUDE_COLUMNS):
         values = pd.to_numeric(table[name], errors="coerce")
         bad = values.isna() & table[name].notna()
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
-            raise PersonalibError(f"{path}: row {row + 2}: column {name} must be a number, "
+            raise PersonalibError(f"{path}: line {row + 2}: column {name} must be a number, "
                                   f"not {table[name].iloc[row]!r}")
         table[name] = values.astype(float)
     return table

@@ -66,14 +66,14 @@ def test_counts_are_the_studys_unless_partial(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("questions", "para", "message"), [
-    ([{"attitude": "a"}], paraphrases(), r"attitude_questions.json: row 0: missing field\(s\) instruction"),
+    ([{"attitude": "a"}], paraphrases(), r"attitude_questions.json: entry 0: missing field\(s\) instruction"),
     ("not a list", paraphrases(), "expected a non-empty JSON list"),
-    ([{**questionnaire()[0], "reverse": [3]}], paraphrases(), "row 0: field reverse must list statement indices 0..2"),
-    ([{**questionnaire()[0], "statements": []}], paraphrases(), "row 0: field statements must be a non-empty list"),
-    ([{**questionnaire()[0], "instruction_type": 2}], paraphrases(), "row 0: instruction_type 2 has no paraphrase list"),
-    ([{**questionnaire()[0], "scale": ""}], paraphrases(), "row 0: field scale must be a non-empty text"),
-    (questionnaire(), [[{"text": "1. x"}]], r"att_augment.json: row 0: expected \[\{\"generated_text\""),
-    (questionnaire(), [[{"generated_text": "1. a\n\n2. b"}]] * 2, r"att_augment.json: row 0: generated_text line\(s\) \[2\]"),
+    ([{**questionnaire()[0], "reverse": [3]}], paraphrases(), "entry 0: field reverse must list statement indices 0..2"),
+    ([{**questionnaire()[0], "statements": []}], paraphrases(), "entry 0: field statements must be a non-empty list"),
+    ([{**questionnaire()[0], "instruction_type": 2}], paraphrases(), "entry 0: instruction_type 2 has no paraphrase list"),
+    ([{**questionnaire()[0], "scale": ""}], paraphrases(), "entry 0: field scale must be a non-empty text"),
+    (questionnaire(), [[{"text": "1. x"}]], r"att_augment.json: entry 0: expected \[\{\"generated_text\""),
+    (questionnaire(), [[{"generated_text": "1. a\n\n2. b"}]] * 2, r"att_augment.json: entry 0: generated_text line\(s\) \[2\]"),
 ])
 def test_malformed_files_name_file_entry_and_field(tmp_path: Path, questions, para, message: str) -> None:
     files = write(tmp_path, questions, para)

@@ -169,7 +169,7 @@ def test_malformed_rows_name_file_line_and_field(tmp_path: Path, mutate, message
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.raises(PersonalibError, match=message) as info:
         load_task("bbq", data_dir=root, allow_partial=True).items()
-    assert f"{path}: row 3" in str(info.value)
+    assert f"{path}: line 3" in str(info.value)
 
 
 def test_demo_has_metadata_with_a_blank_and_self_bias_groups() -> None:

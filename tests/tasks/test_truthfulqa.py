@@ -125,7 +125,7 @@ def test_malformed_rows_name_file_row_and_field(tmp_path: Path, mutate, message:
 def test_unreadable_files_are_clear_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "ok"}\n{not json\n')
-    with pytest.raises(PersonalibError, match=r"broken.jsonl: row 2: not valid JSON"):
+    with pytest.raises(PersonalibError, match=r"broken.jsonl: line 2: not valid JSON"):
         load_task("truthfulqa", data_files=broken, allow_partial=True).items()
     csv = tmp_path / "validation.csv"
     csv.write_text("question\n")
