@@ -209,12 +209,12 @@ def source_path(name: str, path: str) -> Path:
     return cache_dir() / "sources" / name / (source.revision or "user") / path
 
 
-def is_offline(source: Source) -> bool:
+def is_offline(source: Source, mirror: bool = False) -> bool:
     """True when downloads are switched off: `PERSONALIB_OFFLINE=1` (any source) or
-    `HF_HUB_OFFLINE=1` (Hugging Face hub sources)."""
+    `HF_HUB_OFFLINE=1` (Hugging Face hub sources, unless a mirror `base_url` is used)."""
     if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
         return True
-    return source.hub and os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    return source.hub and not mirror and os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
 
 
 def file_sha256(path: Path) -> str:
@@ -306,7 +306,7 @@ def fetch(name: str, path: str, *, base_url: str | None = None) -> Path:
     url = source.url(path, base_url)
     if url is None or source.base_url is None:
         raise SourceMissingError(missing_message(name, path))
-    if is_offline(source) and base_url is None:
+    if is_offline(source, mirror=base_url is not None):
         raise SourceMissingError(
             f"{source.title}: {path} is not in the cache and downloads are off "
             f"({OFFLINE_ENV} or HF_HUB_OFFLINE is set). Get it from {url} "

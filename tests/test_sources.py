@@ -218,3 +218,19 @@ def test_load_task_downloads_the_study_files_once_then_works_offline(
     monkeypatch.setenv("PERSONALIB_OFFLINE", "1")          # server gone and downloads off: cache only
     again = load_task("attitudes", allow_partial=True).items()
     assert again.equals(first) and len(first) == 40
+
+
+def test_offline_switch_also_stops_mirror_downloads(cache: Path, server: _Server, test_source: sources.Source,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSONALIB_OFFLINE", "1")
+    with pytest.raises(SourceMissingError, match="downloads are off"):
+        fetch("testsrc", "data/a.json", base_url=f"{server.url}/repo/rev1")
+    assert server.requests == []
+    monkeypatch.delenv("PERSONALIB_OFFLINE")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub = dataclasses.replace(test_source, hub=True)              # HF_HUB_OFFLINE stops the hub URL ...
+    monkeypatch.setitem(sources.SOURCES, "testsrc", hub)
+    with pytest.raises(SourceMissingError, match="HF_HUB_OFFLINE"):
+        fetch("testsrc", "data/a.json")
+    path = fetch("testsrc", "data/a.json", base_url=f"{server.url}/repo/rev1")   # ... but not for a mirror
+    assert path.read_bytes() == PAYLOAD

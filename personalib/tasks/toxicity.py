@@ -14,6 +14,7 @@ rows). `annotations()` keeps one row per annotator x tweet: `annId`, `tweet_inde
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -87,7 +88,7 @@ class Toxicity(Task):
     demo_rows = 12
     row_unit = "distinct tweets"
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._annotations: pd.DataFrame | None = None
 
