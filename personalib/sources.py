@@ -282,10 +282,15 @@ def _verify_cached(source: Source, spec: SourceFile, path: Path) -> None:
         return
     actual = file_sha256(path)
     if expected is not None and actual != expected:
-        origin = "pinned" if spec.sha256 else f"recorded in {sidecar}"
+        where = source.url(spec.path) or source.homepage
+        if spec.sha256:
+            raise ChecksumError(
+                f"cached file {path} does not match its pinned sha256 ({expected}, got {actual}): "
+                f"delete it to download it again from {where}, or put the right file there.")
         raise ChecksumError(
-            f"cached file {path} does not match its {origin} sha256 ({expected}, got {actual}): "
-            f"delete it to download it again from {source.url(spec.path)}, or put the right file there.")
+            f"cached file {path} changed since its sha256 was recorded in {sidecar} ({expected}, got "
+            f"{actual}): if you replaced it on purpose, delete {sidecar.name}; otherwise delete both "
+            f"and get the file again from {where}.")
     record.update(sha256=actual, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
                   verified="pinned sha256" if spec.sha256 else record.get("verified", "recorded"))
     _write_sidecar(path, record)

@@ -234,3 +234,29 @@ def test_offline_switch_also_stops_mirror_downloads(cache: Path, server: _Server
         fetch("testsrc", "data/a.json")
     path = fetch("testsrc", "data/a.json", base_url=f"{server.url}/repo/rev1")   # ... but not for a mirror
     assert path.read_bytes() == PAYLOAD
+
+
+def test_user_supplied_largescale_csv_in_the_cache_is_used_and_recorded(cache: Path) -> None:
+    dest = source_path("sap2022", "largeScale.csv")
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes((DATA_DIR / "demo" / "toxicity" / "largeScale.csv").read_bytes())
+    assert len(load_task("toxicity", allow_partial=True).items()) == 24
+    record = json.loads(dest.with_name("largeScale.csv.source.json").read_text())
+    assert record["sha256"] == hashlib.sha256(dest.read_bytes()).hexdigest()
+    dest.write_bytes(dest.read_bytes() + b"\n")
+    with pytest.raises(ChecksumError, match="if you replaced it on purpose, delete largeScale.csv.source.json"):
+        load_task("toxicity", allow_partial=True).items()
+
+
+def test_a_wrong_cached_optional_file_is_an_error_not_a_silent_absence(cache: Path, tmp_path: Path) -> None:
+    """BBQ metadata and the subsample ids are optional for accuracy, but a cached copy that fails its
+    checksum must stop the run rather than be treated as missing."""
+    dest = source_path("study", "data/mmlu/sampled_ids.json")
+    dest.parent.mkdir(parents=True)
+    dest.write_text("[0, 1]")
+    dest.with_name("sampled_ids.json.source.json").write_text(json.dumps({"sha256": "0" * 64}))
+    data = tmp_path / "test.jsonl"
+    data.write_text("".join(json.dumps({"question": "q", "subject": "anatomy", "choices": ["a", "b", "c", "d"],
+                                        "answer": 0}) + "\n" for _ in range(14042)))
+    with pytest.raises(ChecksumError, match="sampled_ids.json"):
+        load_task("mmlu", data_files=data).items()

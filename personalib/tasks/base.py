@@ -25,7 +25,7 @@ import pandas as pd
 
 from personalib.errors import PersonalibError, SourceMissingError
 from personalib.paths import DATA_DIR
-from personalib.sources import fetch
+from personalib.sources import ChecksumError, fetch
 
 LETTERS = string.ascii_uppercase
 LETTER_INSTRUCTION = "\n\nPlease provide only the letter that corresponds to your answer."
@@ -232,6 +232,8 @@ def subsample_file(task: Task, study_file: str) -> Path | None:
         return None
     try:
         return fetch("study", study_file)
+    except ChecksumError:
+        raise                                       # a wrong file is an error, not an absent one
     except SourceMissingError as exc:
         log.warning("%s subsample ids unavailable, in_subsample is <NA>: %s", task.name, exc)
         return None

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from personalib.errors import PersonalibError, SourceMissingError
-from personalib.sources import BBQ_METADATA_PATH, fetch, missing_message
+from personalib.sources import BBQ_METADATA_PATH, ChecksumError, fetch, missing_message
 from personalib.tasks.base import (
     LETTER_INSTRUCTION, Task, bad_row, check_count, finish_items, iter_json_lines, load_json,
     option_lines, subsample_file,
@@ -174,6 +174,8 @@ class BBQ(Task):
             return None
         try:
             return fetch("bbq", BBQ_METADATA_PATH)
+        except ChecksumError:
+            raise                                   # a wrong file is an error, not an absent one
         except SourceMissingError as exc:
             self.metadata_problem = f"{exc} (or pass metadata=<path>)"
             return None

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from personalib.errors import PersonalibError, SourceMissingError
-from personalib.sources import fetch, missing_message
+from personalib.sources import fetch, missing_message, source_path
 from personalib.tasks.base import Task, check_count, finish_items, rating_prompt
 
 OFFENSIVE_QUESTION = "How much could this post be seen as toxic/hateful/disrespectful or offensive"
@@ -97,10 +97,10 @@ class Toxicity(Task):
             return self.files["csv"]
         if self.is_demo:
             return self.demo_dir / "largeScale.csv"
-        try:
-            return fetch("sap2022", "largeScale.csv")
-        except SourceMissingError:
-            raise SourceMissingError(missing_message("sap2022", "largeScale.csv", argument="csv")) from None
+        path = source_path("sap2022", "largeScale.csv")
+        if not path.is_file():
+            raise SourceMissingError(missing_message("sap2022", "largeScale.csv", argument="csv"))
+        return fetch("sap2022", "largeScale.csv")          # checks it against its recorded sha256
 
     def _build(self) -> pd.DataFrame:
         path = self._path()
