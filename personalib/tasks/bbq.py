@@ -40,7 +40,9 @@ CATEGORY_ROWS: dict[str, int] = {
 """The 11 BBQ categories in the study's order and their row counts (58,492 rows)."""
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_ROWS)
 SUBSAMPLE_ROWS = 5788
-"""Rows in the study's GPT-4 subsample (`data/bbq/sampled_ids.json` at the pinned commit)."""
+"""Rows in the study's GPT-4 subsample (`data/bbq/sampled_ids.json`): the number of item columns
+(0..5787) of the released `results/zero/gpt-4-0125-preview/bbq_hits.csv` (commit c56d3049); checked
+against the ids file when it is loaded (1,447 groups of 4 rows: ambig/disambig x neg/nonneg)."""
 
 ROW_FIELDS = ("example_id", "question_index", "question_polarity", "context_condition", "category",
               "answer_info", "context", "question", "ans0", "ans1", "ans2", "label")
