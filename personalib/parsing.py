@@ -168,20 +168,23 @@ def _extract_group(uniq: pa.Array, pattern: str) -> np.ndarray:
 
 
 def _choice_indices(uniq: pa.Array, n_options: int) -> np.ndarray:
-    """Letter index (A=0, -1 = not extracted) of each distinct text; rules as `extract_choice`."""
+    """Letter index (A=0, -1 = not extracted) of each distinct text; rules as `extract_choice`.
+
+    Rules 1-4 run as RE2 searches (a capture at the leftmost match start equals Python's lookahead
+    form); rules 2-3 only on the texts where either can match; rule 5 (a count) in Python on the
+    texts left that have at least one rule-5 match."""
     L = _letter_class(n_options)
-    out = np.full(len(uniq), -1, np.int8)
     if not len(uniq):
-        return out
-    # Rules 1-4 as RE2 searches: a capture at the leftmost match start equals Python's lookahead form.
-    for pattern in (rf"^(?P<l>[{L}])\n?$", rf"(?P<l>[{L}]) is (?:the )*correct",
-                    rf"(?P<l>[{L}]) is the answer", rf"(?P<l>[{L}])[.,\n)]"):
-        todo = np.flatnonzero(out < 0)
-        if not len(todo):
-            return out
-        sub = uniq if len(todo) == len(uniq) else uniq.take(pa.array(todo))
-        out[todo] = _extract_group(sub, pattern)
-    # Rule 5 counts matches: Python on the texts that have at least one (RE2 finds them).
+        return np.full(0, -1, np.int8)
+    out = _extract_group(uniq, rf"^(?P<l>[{L}])\n?$")
+    maybe = pc.match_substring_regex(uniq, rf"[{L}] is (?:the )*correct|[{L}] is the answer")
+    todo = np.flatnonzero((out < 0) & maybe.to_numpy(zero_copy_only=False))
+    if len(todo):
+        sub = uniq.take(pa.array(todo))
+        found = _extract_group(sub, rf"(?P<l>[{L}]) is (?:the )*correct")
+        third = _extract_group(sub, rf"(?P<l>[{L}]) is the answer")
+        out[todo] = np.where(found >= 0, found, third)
+    out = np.where(out >= 0, out, _extract_group(uniq, rf"(?P<l>[{L}])[.,\n)]"))
     todo = np.flatnonzero(out < 0)
     if len(todo):
         sub = uniq.take(pa.array(todo))

@@ -60,13 +60,22 @@ def require_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> N
         raise PersonalibError(f"{what} lacks column(s) {', '.join(missing)} (see docs/DESIGN.md)")
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes and distinct values (as strings) of a column; categoricals reuse their codes."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(np.int64), pd.Index(values.cat.categories.astype("str"))
+    codes, uniques = pd.factorize(values.astype("str"))
+    return codes.astype(np.int64, copy=False), pd.Index(uniques)
+
+
 def _item_positions(gen_ids: pd.Series, items: pd.DataFrame, dataset: str) -> np.ndarray:
     """Position in `items` of each generation's item_id; unknown ids are an error."""
     index = pd.Index(items["item_id"].astype("str"))
     if not index.is_unique:
         dup = index[index.duplicated()][0]
         raise PersonalibError(f"items table for {dataset} has duplicate item_id {dup!r}")
-    pos = index.get_indexer(gen_ids.astype("str"))
+    codes, uniques = _codes(gen_ids)
+    pos = np.append(index.get_indexer(uniques), -1)[codes]
     if (pos < 0).any():
         bad = gen_ids[pos < 0]
         raise PersonalibError(
@@ -86,7 +95,10 @@ def _letter_index(values: pd.Series) -> np.ndarray:
         if pd.api.types.is_numeric_dtype(vals.dtype):
             out[present] = vals.to_numpy(np.int64)
         else:
-            out[present] = [LETTERS.index(str(v)) for v in vals]
+            index = pd.Index(list(LETTERS)).get_indexer(vals.astype("str"))
+            if (index < 0).any():
+                raise PersonalibError(f"gold answers must be letters A..Z, got {vals[index < 0].iloc[0]!r}")
+            out[present] = index
     return out
 
 
@@ -115,7 +127,7 @@ def _gather_numeric(parts: list[tuple[np.ndarray, np.ndarray, pd.Series]], size:
 
 def _validate(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame]) -> list[str]:
     require_columns(generations, GENERATION_COLUMNS, "generations table")
-    present = [d for d in pd.unique(generations["dataset"].astype("str"))]
+    present = list(_codes(generations["dataset"])[1])
     unknown = sorted(set(present) - set(DATASETS))
     if unknown:
         raise PersonalibError(f"generations table has unknown dataset(s) {', '.join(unknown)}; "
@@ -138,7 +150,9 @@ def score(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame
     check_mode(mode)
     present = _validate(generations, items_by_dataset)
     n = len(generations)
-    dataset = generations["dataset"].astype("str").to_numpy()
+    dataset_codes, dataset_names = _codes(generations["dataset"])
+    mc_dataset = np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d in MC_DATASETS])
+    attitude_rows = np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d == "attitudes"])
     n_options = np.zeros(n, np.int64)
     gold = np.full(n, -1, np.int64)
     target = np.full(n, -1, np.int64)
@@ -147,7 +161,7 @@ def score(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame
     parts: dict[str, list[tuple[np.ndarray, np.ndarray, pd.Series]]] = {}
     for name in present:
         items = items_by_dataset[name].reset_index(drop=True)
-        rows = np.flatnonzero(dataset == name)
+        rows = np.flatnonzero(dataset_codes == dataset_names.get_loc(name))
         pos = _item_positions(generations["item_id"].iloc[rows], items, name)
         if name in MC_DATASETS:
             n_options[rows] = pd.array(items["n_options"], dtype="Int64").fillna(0).to_numpy(np.int64)[pos]
@@ -160,7 +174,7 @@ def score(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame
         for col in (*CATEGORICAL.get(name, ()), *NUMERIC.get(name, ()), *BOOLEAN.get(name, ())):
             parts.setdefault(col, []).append((rows, pos, items[col]))
     mc = n_options > 0
-    if (mc & ~np.isin(dataset, MC_DATASETS)).any():
+    if (mc & ~mc_dataset).any():
         raise PersonalibError("rating datasets must have n_options <NA> in their items table")
 
     raw = parse_arrays(generations["text"], pd.arrays.IntegerArray(n_options, ~mc))
@@ -182,7 +196,7 @@ def score(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame
     out["hit"] = _masked(choice == gold, answered & (gold >= 0), "boolean")
     out["biased"] = _masked(choice == target, answered & (target >= 0), "boolean")
     out["unknown"] = _masked(choice == unknown_loc, answered & (unknown_loc >= 0), "boolean")
-    out["value"] = _masked(np.where(reverse, 6 - rating, rating), rated & (dataset == "attitudes"), "Int64")
+    out["value"] = _masked(np.where(reverse, 6 - rating, rating), rated & attitude_rows, "Int64")
     for col in sorted(parts):
         if any(col in CATEGORICAL.get(d, ()) for d in present):
             out[col] = _gather_categorical(parts[col], n)
