@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from personalib.errors import ConfigError
+from personalib.errors import ConfigError, PersonalibError
 from personalib.metrics.bias import bbq_bias, bias_rows
 from personalib.metrics.common import as_float, with_notes
 from personalib.metrics.performance import bbq_accuracy
@@ -87,15 +87,20 @@ def own_answers(bbq_items: pd.DataFrame, group: PersonaGroup) -> pd.Series:
     index (0-2) of the answer that belongs to the group."""
     require_columns(bbq_items, ["item_id", "answer_tags", "unknown_loc", "options", "category"],
                     "BBQ items table")
-    own = {}
-    for item_id, tags, unknown, options, category in zip(
-            bbq_items["item_id"], bbq_items["answer_tags"], bbq_items["unknown_loc"],
-            bbq_items["options"], bbq_items["category"]):
-        members = [j for j in range(len(tags))
-                   if j != unknown and group.owns(tags[j], options[j], category)]
-        if len(members) == 1:
-            own[str(item_id)] = members[0]
-    return pd.Series(own, dtype="int64", name="own_loc")
+    tags = pd.Series([t for row in bbq_items["answer_tags"] for t in row], dtype="str")
+    if len(tags) != 3 * len(bbq_items):
+        raise PersonalibError("BBQ items table: every answer_tags entry must list 3 tags")
+    distinct = {t: group.owns(t, "", "") for t in pd.unique(tags)}
+    member = np.array(tags.map(distinct).to_numpy(bool), dtype=bool).reshape(-1, 3)
+    categories = bbq_items["category"].astype("str").to_numpy()
+    for row in np.flatnonzero(np.isin(categories, list(group.option_words))):
+        options = bbq_items["options"].iloc[row]
+        member[row] |= [group.owns("", options[j], categories[row]) for j in range(3)]
+    unknown = pd.array(bbq_items["unknown_loc"], dtype="Int64").fillna(-1).to_numpy(np.int64)
+    member[np.arange(len(member)), unknown] &= unknown < 0  # the unknown answer never counts
+    single = member.sum(axis=1) == 1
+    return pd.Series(member[single].argmax(axis=1), index=bbq_items["item_id"].astype("str")[single].to_numpy(),
+                     dtype="int64", name="own_loc")
 
 
 def _mapped_personas(bbq: pd.DataFrame, bbq_items: pd.DataFrame, mapping: dict[str, PersonaGroup]
@@ -103,11 +108,14 @@ def _mapped_personas(bbq: pd.DataFrame, bbq_items: pd.DataFrame, mapping: dict[s
     """For each mapped persona in the BBQ rows: its key, group, own answers and the rows of all
     personas of its model on its items."""
     models = bbq["model"].astype("str").to_numpy()
+    owned: dict[str, pd.Series] = {}
     for key in bbq[KEYS].drop_duplicates().itertuples(index=False, name=None):
         group = mapping.get(str(key[2]))
         if group is None:
             continue
-        own = own_answers(bbq_items, group)
+        if group.stem not in owned:
+            owned[group.stem] = own_answers(bbq_items, group)
+        own = owned[group.stem]
         sub = bbq[models == str(key[0])]
         yield key, group, own, sub[sub["item_id"].astype("str").isin(own.index)]
 

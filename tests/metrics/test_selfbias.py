@@ -167,3 +167,19 @@ def test_mapping_tags_exist_in_real_bbq(reference_dir) -> None:
         assert mapping[stem].tags <= tags, (stem, mapping[stem].tags - tags)
     assert {"christian", "catholic", "protestant", "lesbian"} <= tags
     assert indian > 0
+
+
+@pytest.mark.reference
+def test_own_items_in_real_bbq(reference_dir) -> None:
+    """On the real BBQ sample (6 of 11 categories): the personas of those categories have items."""
+    from personalib.tasks import load_task
+
+    items = load_task("bbq", data_dir=reference_dir / "bbq", allow_partial=True).items()
+    mapping = load_group_mapping()
+    counts = {stem: len(own_answers(items, g)) for stem, g in mapping.items()}
+    print("\nself-bias items per mapped persona on the reference BBQ sample:", counts)
+    for stem in ("a_person_of_Judaism_belief", "a_person_of_Islam_belief", "a_person_of_Hinduism_belief",
+                 "a_person_of_Christianity_belief", "a_person_of_atheism_belief", "a_gay_person",
+                 "a_homosexual_person", "a_bisexual_person", "a_pansexual_person", "an_Indian_person"):
+        assert counts[stem] > 0, stem
+    assert counts["a_homosexual_person"] > counts["a_gay_person"]  # gay + lesbian
