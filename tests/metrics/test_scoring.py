@@ -101,3 +101,35 @@ def test_empty_generations(items) -> None:
     out = score(empty, items)
     assert out.empty and "hit" in out.columns
     assert np.issubdtype(out["extracted"].dtype, np.bool_)
+
+
+def test_every_metric_runs_on_the_demo_items() -> None:
+    """The package's own demo items tables (the tasks contract) go through every metric."""
+    from personalib import metrics as M
+    from personalib.tasks import load_task
+
+    tasks = {name: load_task(name, demo=True) for name in ("truthfulqa", "mmlu", "bbq", "attitudes", "toxicity")}
+    items = {name: task.items() for name, task in tasks.items()}
+    rng = np.random.default_rng(0)
+    personas = ["empty", "a_lawyer", "a_person_of_Judaism_belief", "a_woman", "a_helpful_assistant"]
+    rows = []
+    for persona in personas:
+        for name, table in items.items():
+            for item_id, n in zip(table["item_id"], table["n_options"]):
+                text = "ABCDEFGHIJKLM"[rng.integers(0, int(n))] + "." if pd.notna(n) else str(rng.integers(1, 6))
+                rows.append((persona, name, item_id, text))
+    gens = generations(rows)
+    gens.loc[gens["persona"] == "a_helpful_assistant", "persona_set"] = "control"
+    s = score(gens, items)
+    assert len(s) == len(rows)
+    perf = M.performance_scores(s)
+    assert perf["overall"].notna().all() and len(perf) == len(personas)
+    assert M.bbq_bias(s)["unknown_freq"].between(0, 1).all()
+    assert M.attitude_scores(s).notna().all().all()
+    assert M.toxicity_scores(s).notna().all().all()
+    alpha = M.toxicity_alpha(s, tasks["toxicity"].annotations())
+    assert alpha.shape == (len(personas), 2)
+    assert M.refusal_rates(s)["average"].eq(0).all()
+    M.expert_ranks(s)
+    M.self_bias(s, items["bbq"])
+    M.self_accuracy_differences(s, items["bbq"])
