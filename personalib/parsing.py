@@ -133,23 +133,34 @@ def is_refusal(text: str, n_options: int | None = None) -> bool:
 
 
 def _as_series(texts: Iterable[str] | pd.Series) -> pd.Series:
-    series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts) if not isinstance(
-        texts, (np.ndarray, pd.Index, pd.api.extensions.ExtensionArray)) else texts)
-    if len(series) and series.isna().any():
-        first = series.index[series.isna().to_numpy()][0]
+    """The texts as a Series of strings; missing texts or non-strings are an error."""
+    if isinstance(texts, pd.Series):
+        series = texts
+    elif isinstance(texts, (np.ndarray, pd.Index, pd.api.extensions.ExtensionArray)):
+        series = pd.Series(texts)
+    else:
+        series = pd.Series(list(texts))
+    missing = series.isna().to_numpy()
+    if missing.any():
         raise PersonalibError(
-            f"{int(series.isna().sum())} generation text(s) are missing (first at row {first!r}); "
-            "every generation must have a text (an empty answer is the empty string)"
+            f"{int(missing.sum())} generation text(s) are missing (first at row "
+            f"{series.index[missing][0]!r}); every generation must have a text (an empty answer "
+            "is the empty string)"
         )
-    if len(series) and not (pd.api.types.is_string_dtype(series.dtype)):
+    dtype = series.dtype.categories.dtype if isinstance(series.dtype, pd.CategoricalDtype) else series.dtype
+    if len(series) and not pd.api.types.is_string_dtype(dtype):
         raise PersonalibError(f"generation texts must be strings, got dtype {series.dtype}")
     return series
 
 
 def _factorize(texts: pd.Series) -> tuple[np.ndarray, pa.Array]:
-    """Row -> distinct-text codes, and the distinct texts as one Arrow string array."""
-    codes, uniques = pd.factorize(texts.astype("str"), sort=False)
-    arr = pa.array(uniques, type=pa.large_string()) if len(uniques) else pa.array([], pa.string())
+    """Row -> distinct-text codes, and the distinct texts as one Arrow string array
+    (a categorical column's categories are used as they are)."""
+    if isinstance(texts.dtype, pd.CategoricalDtype):
+        codes, uniques = texts.cat.codes.to_numpy(), texts.cat.categories.astype("str")
+    else:
+        codes, uniques = pd.factorize(texts.astype("str"), sort=False)
+    arr = pa.array(uniques, type=pa.large_string()) if len(uniques) else pa.array([], pa.large_string())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return codes.astype(np.int64, copy=False), arr

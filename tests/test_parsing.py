@@ -277,3 +277,13 @@ def test_parser_on_released_generations(reference_dir, tmp_path) -> None:
         rel = path.relative_to(results)
         print(f"{rel} | {len(texts)} | {int(parsed['extracted'].sum())} | {int(parsed['hedge'].sum())}"
               f" | {int(parsed['refusal'].sum())} | {accuracy}")
+
+
+def test_categorical_and_arrow_texts() -> None:
+    texts = ["B", "I'm sorry, I cannot answer.", "B", "C) yes"]
+    want = P.parse(texts, 3)
+    pd.testing.assert_frame_equal(P.parse(pd.Series(texts, dtype="category"), 3), want)
+    pd.testing.assert_frame_equal(P.parse(pd.Series(texts, dtype="string[pyarrow]"), 3), want)
+    pd.testing.assert_frame_equal(P.parse(np.array(texts, dtype=object), 3), want)
+    with pytest.raises(PersonalibError, match="strings"):
+        P.parse(pd.Series([1, 2], dtype="category"), 3)
