@@ -10,6 +10,7 @@ import pytest
 
 from personalib import parsing as P
 from personalib.errors import PersonalibError
+from tests.metrics.helpers import truthfulqa_reference_items
 
 
 # --- choice rules -----------------------------------------------------------------------------
@@ -232,22 +233,6 @@ def test_bad_inputs_name_the_problem() -> None:
 
 
 # --- the real generations in ../shared/reference ----------------------------------------------
-def _truthfulqa_items(reference_dir, tmp_path) -> pd.DataFrame:
-    """TruthfulQA items (n_options, gold) from the study-ordered v0 file in the HF schema."""
-    import json
-
-    records = json.loads((reference_dir / "truthfulqa" / "v0" / "mc_task.json").read_text())
-    path = tmp_path / "validation.jsonl"
-    with path.open("w") as fh:
-        for rec in records:
-            mc1 = {"choices": list(rec["mc1_targets"]), "labels": list(rec["mc1_targets"].values())}
-            mc2 = {"choices": list(rec["mc2_targets"]), "labels": list(rec["mc2_targets"].values())}
-            fh.write(json.dumps({"question": rec["question"], "mc1_targets": mc1, "mc2_targets": mc2}) + "\n")
-    from personalib.tasks import load_task
-
-    return load_task("truthfulqa", data_files=path).items()
-
-
 @pytest.mark.reference
 def test_parser_on_released_generations(reference_dir, tmp_path) -> None:
     import json
@@ -255,7 +240,7 @@ def test_parser_on_released_generations(reference_dir, tmp_path) -> None:
     results = reference_dir / "original-release" / "results"
     files = sorted(results.rglob("*.json"))
     assert files, f"no generation files under {results}"
-    tqa = _truthfulqa_items(reference_dir, tmp_path)
+    tqa = truthfulqa_reference_items(reference_dir, tmp_path)
     print("\nfile | items | extracted | hedges | refusals | accuracy")
     for path in files:
         texts = [entry[0]["generated_text"] for entry in json.loads(path.read_text())]

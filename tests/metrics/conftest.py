@@ -1,30 +1,16 @@
-"""Small invented items tables (DESIGN "Items table" columns) and a generations builder."""
+"""Fixtures for the metrics tests: small invented items tables in the DESIGN columns."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from personalib.metrics import score
-
-
-def generations(rows: list[tuple[str, str, str, str]], model: str = "m",
-                persona_set: str = "regular") -> pd.DataFrame:
-    """A generations table from (persona, dataset, item_id, text) tuples."""
-    return pd.DataFrame([{"model": model, "persona_set": "empty" if p == "empty" else persona_set,
-                          "persona": p, "dataset": d, "item_id": i, "text": t} for p, d, i, t in rows])
-
-
-def _mc(dataset: str, ids: list[str], n: list[int], gold: list[str], **extra: list) -> pd.DataFrame:
-    frame = pd.DataFrame({"dataset": dataset, "item_id": ids, "prompt": [f"q{i}" for i in ids],
-                          "n_options": pd.array(n, dtype="Int64"), "gold": gold,
-                          "options": [[f"opt{k}" for k in range(m)] for m in n], **extra})
-    return frame
+from tests.metrics.helpers import mc_items, bbq_frame
 
 
 @pytest.fixture
 def truthfulqa_items() -> pd.DataFrame:
-    return _mc("truthfulqa", ["0", "1", "2", "3"], [2, 3, 4, 5], ["A", "C", "B", "E"],
+    return mc_items("truthfulqa", ["0", "1", "2", "3"], [2, 3, 4, 5], ["A", "C", "B", "E"],
                question=["q0", "q1", "q2", "q3"])
 
 
@@ -34,31 +20,8 @@ def mmlu_items() -> pd.DataFrame:
                 "professional_law", "anatomy", "abstract_algebra"]
     fields = ["STEM", "STEM", "STEM", "humanities", "humanities", "other", "STEM"]
     gold = ["A", "B", "C", "D", "A", "B", "C"]
-    return _mc("mmlu", [str(i) for i in range(7)], [4] * 7, gold, subject=subjects, field=fields,
+    return mc_items("mmlu", [str(i) for i in range(7)], [4] * 7, gold, subject=subjects, field=fields,
                question=[f"q{i}" for i in range(7)], in_subsample=[False] * 7)
-
-
-def bbq_frame(rows: list[dict]) -> pd.DataFrame:
-    """BBQ items from dicts with category, example_id, condition, polarity, tags, target, label."""
-    letters = "ABC"
-    frame = pd.DataFrame({
-        "dataset": "bbq",
-        "item_id": [f"{r['category']}/{r['example_id']}" for r in rows],
-        "prompt": "p",
-        "n_options": pd.array([3] * len(rows), dtype="Int64"),
-        "gold": [letters[r["label"]] for r in rows],
-        "options": [r.get("options", [f"The {t} one" for t in r["tags"]]) for r in rows],
-        "category": [r["category"] for r in rows],
-        "example_id": [r["example_id"] for r in rows],
-        "question_index": "1",
-        "question_polarity": [r.get("polarity", "neg") for r in rows],
-        "context_condition": [r["condition"] for r in rows],
-        "answer_tags": [r["tags"] for r in rows],
-        "unknown_loc": pd.array([r["tags"].index("unknown") for r in rows], dtype="Int64"),
-        "target_loc": pd.array([r.get("target") for r in rows], dtype="Int64"),
-        "in_subsample": False,
-    })
-    return frame
 
 
 @pytest.fixture
@@ -120,7 +83,3 @@ def annotations() -> pd.DataFrame:
 def items(truthfulqa_items, mmlu_items, bbq_items, attitude_items, toxicity_items) -> dict:
     return {"truthfulqa": truthfulqa_items, "mmlu": mmlu_items, "bbq": bbq_items,
             "attitudes": attitude_items, "toxicity": toxicity_items}
-
-
-def scored(rows: list[tuple[str, str, str, str]], items: dict, mode: str = "faithful", **kw) -> pd.DataFrame:
-    return score(generations(rows, **kw), items, mode=mode)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from personalib.metrics import attitude_scores, notes_of, statement_means
-from tests.metrics.conftest import scored
+from tests.metrics.helpers import scored
 
 # d1: statement 0 (plain) and 1 (reversed); d2: statement 2. Two variants each.
 ROWS = [

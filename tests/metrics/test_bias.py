@@ -8,7 +8,7 @@ import pytest
 
 from personalib.errors import PersonalibError
 from personalib.metrics import bbq_bias, category_bias, notes_of
-from tests.metrics.conftest import scored
+from tests.metrics.helpers import scored
 
 # Age items: answer A = bias target, B = the other group, C = unknown.
 # ambiguous (gold C): A, A, B, C -> n_biased 2, not-unknown 3, b = 1/3, accuracy 1/4

@@ -7,7 +7,7 @@ import pytest
 
 from personalib.metrics import EXPERT_GROUPS, expert_member_ranks, expert_ranks, notes_of
 from personalib.personas import load_persona_set
-from tests.metrics.conftest import scored
+from tests.metrics.helpers import scored
 
 # items 0..6, gold A B C D A B C; subjects ml, ml, ccs, jurisprudence, professional_law, anatomy,
 # abstract_algebra (fields STEM, STEM, STEM, humanities, humanities, other, STEM)

@@ -15,7 +15,7 @@ from personalib.metrics import (
     performance_scores,
     truthfulqa_accuracy,
 )
-from tests.metrics.conftest import scored
+from tests.metrics.helpers import scored
 
 TQA = [  # gold: A (2 options), C (3), B (4), E (5)
     ("p1", "truthfulqa", "0", "A"),

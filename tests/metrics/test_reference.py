@@ -10,7 +10,7 @@ import pytest
 
 from personalib.metrics import attitude_scores, refusal_rates, score, toxicity_scores, truthfulqa_accuracy
 from personalib.parsing import extract_rating
-from tests.test_parsing import _truthfulqa_items
+from tests.metrics.helpers import truthfulqa_reference_items
 
 pytestmark = pytest.mark.reference
 MODELS = {"gpt-4-0125-preview": "gpt-4", "gpt-3.5-turbo-0125": "gpt-3.5"}
@@ -70,7 +70,7 @@ def attitude_items(reference_dir):
 
 
 def test_truthfulqa_on_released_generations(results, reference_dir, tmp_path) -> None:
-    items = _truthfulqa_items(reference_dir, tmp_path)
+    items = truthfulqa_reference_items(reference_dir, tmp_path)
     scored = score(_release_generations(results, "truthfulqa"), {"truthfulqa": items})
     acc = truthfulqa_accuracy(scored)
     strict = truthfulqa_accuracy(score(_release_generations(results, "truthfulqa"),

@@ -7,7 +7,7 @@ import pytest
 
 from personalib.metrics import notes_of, refusal_rates
 from personalib.metrics.refusals import TASKS
-from tests.metrics.conftest import scored
+from tests.metrics.helpers import scored
 
 REFUSE = "I'm sorry, I cannot answer that."
 ROWS = [

@@ -8,7 +8,7 @@ import pytest
 
 from personalib.errors import PersonalibError
 from personalib.metrics import per_item, performance_scores, score
-from tests.metrics.conftest import generations, scored
+from tests.metrics.helpers import generations, scored
 
 ROWS = [
     ("p1", "truthfulqa", "1", "C."),

@@ -17,7 +17,7 @@ from personalib.metrics import (
 )
 from personalib.metrics.selfbias import own_answers
 from personalib.personas import load_persona_set
-from tests.metrics.conftest import bbq_frame, generations
+from tests.metrics.helpers import bbq_frame, generations
 from personalib.metrics import score
 
 J, E, N = "a_person_of_Judaism_belief", "empty", "a_nurse"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from personalib.metrics import human_means, notes_of, toxicity_alpha, toxicity_scores
-from tests.metrics.conftest import scored
+from tests.metrics.helpers import scored
 
 
 def _alpha_by_hand(a: list[float], b: list[float]) -> float:
