@@ -33,6 +33,7 @@ from personalib.errors import ConfigError, PersonalibError
 from personalib.params import DatasetSpec, ModelParams, Profile, effective_decoding, load_model
 from personalib.personas import Persona
 from personalib.runplan import (
+    PLAN_COLUMNS,
     RequestMaker,
     estimate_cost,
     load_items,
@@ -42,7 +43,7 @@ from personalib.runplan import (
 )
 from personalib.store import ROW_IDENTITY, Store, environment, new_run_id, utc_now
 
-__all__ = ["Counts", "GenerateOptions", "generate"]
+__all__ = ["Counts", "GenerateOptions", "default_factory", "generate"]
 
 log = logging.getLogger("personalib.generate")
 
@@ -76,10 +77,17 @@ class _ModelRun:
     specs: dict[str, DatasetSpec]
 
 
-def _default_factory(model: ModelParams) -> Backend:
-    from personalib.backends import create
+def default_factory(store: Store) -> BackendFactory:
+    """`personalib.backends.create`, with the Batch API's resumable state kept beside the store."""
 
-    return create(model)
+    def make(model: ModelParams) -> Backend:
+        from personalib.backends import create
+
+        if model.backend == "openai-batch":
+            return create(model, state_dir=store.path / "openai-batch" / model.name)
+        return create(model)
+
+    return make
 
 
 def _prepare(profile: Profile, options: GenerateOptions) -> tuple[list[_ModelRun], list[Persona]]:
@@ -134,14 +142,12 @@ def _check_cost(profile: Profile, options: GenerateOptions, api_models: list[str
 
 
 def _check_api_key(model: ModelParams) -> None:
-    if not model.is_api or model.api is None or model.api.base_url is not None:
-        return
-    if not os.environ.get(model.api.api_key_env):
-        raise PersonalibError(
-            f"model {model.name!r} uses the OpenAI API, but the environment variable "
-            f"{model.api.api_key_env} (params api.api_key_env) is not set: export it with your API "
-            "key (keys are read from the environment only), or use --dry-run for counts"
-        )
+    """The API key's environment variable must be set before anything is written (never a file)."""
+    if model.is_api and model.api is not None:
+        from personalib.backends.api import resolve_api_key
+
+        where = f"model {model.name!r} (params/models/{model.name}.yaml)"
+        resolve_api_key(model.api.api_key_env, model.api.base_url, where)
 
 
 def _chunk_size(model: ModelParams, options: GenerateOptions) -> int:
@@ -237,7 +243,7 @@ def generate(
     ctx = _Context(store, options, personas, manifest, out)
     try:
         for run in runs:
-            _run_model(ctx, run, backend_factory or _default_factory)
+            _run_model(ctx, run, backend_factory or default_factory(store))
     except BaseException as exc:
         manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         manifest["error"] = f"{type(exc).__name__}: {exc}"
@@ -283,10 +289,16 @@ def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
         maker = RequestMaker(run.params, run.decoding, placement, tokenizer)
         entry = _model_manifest(run, placement, backend, tokenizer)
         ctx.manifest["models"].append(entry)
+        if backend is not None:
+            _record_plans(ctx, run, maker, entry)
         for dataset, items in run.items.items():
             counts = Counts()
             try:
-                _run_dataset(ctx, run, dataset, items, maker, backend, entry, counts)
+                if backend is None:
+                    entries = plan_entries(maker, dataset, items, ctx.personas, ctx.options.shard)
+                else:
+                    entries = _planned_entries(ctx, entry["datasets"][dataset]["plan"], items)
+                _run_dataset(ctx, run, dataset, items, entries, maker, backend, entry, counts)
             finally:
                 ctx.total.add(counts)
                 model_counts = Counts(**entry["counts"])
@@ -298,25 +310,46 @@ def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
             backend.close()
 
 
+def _record_plans(ctx: _Context, run: _ModelRun, maker: RequestMaker, entry: dict[str, Any]) -> None:
+    """Store the plan of every dataset of the model, and the manifest, before anything is sent.
+
+    So a run killed at any point has recorded all it meant to do (`status` reports it missing).
+    """
+    for dataset, items in run.items.items():
+        entries = plan_entries(maker, dataset, items, ctx.personas, ctx.options.shard)
+        entry["datasets"][dataset] = {
+            "source": run.specs[dataset].model_dump(), "n_items": len(items), "planned": len(entries),
+            "plan": ctx.store.write_plan(entries[list(ROW_IDENTITY)]) if len(entries) else None,
+            "counts": asdict(Counts(planned=len(entries))),
+        }  # fmt: skip
+    ctx.store.write_manifest(ctx.manifest)
+
+
+def _planned_entries(ctx: _Context, digest: str | None, items: pd.DataFrame) -> pd.DataFrame:
+    """A recorded plan read back, with each entry's persona and item positions (PLAN_COLUMNS)."""
+    if digest is None:
+        return pd.DataFrame(columns=list(PLAN_COLUMNS))
+    frame = ctx.store.read_plan(digest).to_pandas()
+    personas = {(p.set_name, p.stem): i for i, p in enumerate(ctx.personas)}
+    positions = {item_id: i for i, item_id in enumerate(items["item_id"].astype(str))}
+    frame["p_index"] = [personas[pair] for pair in zip(frame["persona_set"], frame["persona"])]
+    frame["i_index"] = frame["item_id"].map(positions)
+    return frame[list(PLAN_COLUMNS)]
+
+
 def _run_dataset(
     ctx: _Context,
     run: _ModelRun,
     dataset: str,
     items: pd.DataFrame,
+    entries: pd.DataFrame,
     maker: RequestMaker,
     backend: Backend | None,
     entry: dict[str, Any],
     counts: Counts,
 ) -> None:
-    """Plan one model x dataset, record the plan, skip stored entries, reuse, send the rest."""
-    entries = plan_entries(maker, dataset, items, ctx.personas, ctx.options.shard)
+    """Skip the stored entries of one model x dataset, reuse what is stored elsewhere, send the rest."""
     counts.planned = len(entries)
-    if backend is not None:
-        entry["datasets"][dataset] = {
-            "source": run.specs[dataset].model_dump(), "n_items": len(items),
-            "plan": ctx.store.write_plan(entries[list(ROW_IDENTITY)]), "counts": asdict(counts),
-        }  # fmt: skip
-        ctx.store.write_manifest(ctx.manifest)
     todo, reusable = pending(ctx.store, entries, run.params.name, dataset)
     counts.skipped = counts.planned - len(todo)
     if backend is None:  # dry run: count, and estimate what an API model would cost

@@ -1,15 +1,30 @@
-"""`python -m personalib generate` through the real CLI: bad input leaves the store untouched."""
+"""`python -m personalib generate` through the real CLI (issue 4 reliability).
+
+Bad input leaves the store byte-identical; a run killed with SIGKILL part way resumes to exactly
+one row per planned entry; two shard workers (and two unsharded racing workers) writing into one
+store at once give the complete union once; a truncated part is named, set aside and regenerated;
+the API key never reaches a file the run writes.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from personalib.__main__ import main
-from personalib.store import Store, request_key
+from personalib.store import Store, request_key, summarize
+from tests.conftest import REPO
+from tests.fake_openai_server import CHAT_PATH, FakeOpenAIServer, fake_answer
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -96,3 +111,170 @@ def test_dry_run_of_an_api_model_needs_no_key_and_writes_nothing(
     assert code == 0
     assert "persona placement system" in err and "API estimate gpt-4/truthfulqa: 4 requests" in err
     assert _snapshot(populated_store) == before
+
+
+# -- reliability through the real CLI, in subprocesses ------------------------------------------
+
+SECRET = "sk-personalib-test-9f8e7d6c5b4a"
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "personalib", "generate", *args, "--no-progress"],
+        cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 300) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+    return err
+
+
+def _expected_entries(personas: list[str], datasets: dict[str, int]) -> set[tuple[str, str, str]]:
+    """(persona, dataset, item_id) a run must store, computed from the demo items themselves."""
+    from personalib.tasks import load_task
+
+    expected = set()
+    for dataset, limit in datasets.items():
+        item_ids = load_task(dataset, demo=True).items()["item_id"].head(limit)
+        expected |= {(p, dataset, i) for p in personas for i in item_ids}
+    return expected
+
+
+def _stored_entries(store: Store) -> list[tuple[str, str, str]]:
+    table = store.read_raw(["persona", "dataset", "item_id"])
+    return list(zip(*(table.column(c).to_pylist() for c in ("persona", "dataset", "item_id"))))
+
+
+@pytest.mark.slow
+def test_kill_9_part_way_then_rerun_stores_every_entry_exactly_once(tmp_path: Path) -> None:
+    personas, datasets = ["a_doctor", "a_woman", "empty"], {"truthfulqa": 4, "mmlu": 4}
+    profile = _profile(
+        tmp_path,
+        datasets={name: {"demo": True, "limit": n} for name, n in datasets.items()},
+        personas=personas,
+    )
+    expected = _expected_entries(personas, datasets)
+    planned = len(expected)
+    store = Store(tmp_path / "store")
+    proc = _cli("--profile", str(profile), "--chunk-size", "2")
+    deadline = time.monotonic() + 300
+    while store.read_raw(["key"]).num_rows == 0:
+        assert proc.poll() is None, f"the run ended before it could be killed: {proc.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, "no part was stored within 300 s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    at_kill = store.read_raw(["key"]).num_rows
+    assert 0 < at_kill < planned
+    [killed] = store.manifests()
+    assert killed["status"] == "running" and killed["ended_at"] is None  # it never got to finish
+    assert summarize(store)["missing"] == planned - at_kill
+
+    err = _finish(_cli("--profile", str(profile), "--chunk-size", "2"))
+    assert f"already stored {at_kill:>9,}" in err
+    stored = _stored_entries(store)
+    assert len(stored) == planned and set(stored) == expected  # none lost, none twice
+    summary = summarize(store)
+    assert (summary["stored"], summary["missing"], summary["duplicates"]) == (planned, 0, 0)
+    resumed = store.manifests()[-1]
+    assert resumed["status"] == "completed"
+    assert resumed["counts"]["skipped"] == at_kill and resumed["counts"]["generated"] == planned - at_kill
+
+
+@pytest.fixture
+def api_profile(tmp_path: Path) -> Iterator[tuple[Path, FakeOpenAIServer]]:
+    """A profile whose one model is served by the fake OpenAI server (which demands SECRET)."""
+    with FakeOpenAIServer(api_key=SECRET) as server:
+        model = {
+            "name": "fake-gpt", "display_name": "fake", "backend": "openai", "model_id": "fake-gpt-1",
+            "persona_placement": "system",
+            "api": {"base_url": server.base_url, "api_key_env": "PERSONALIB_TEST_API_KEY", "concurrency": 2,
+                    "max_retries": 2, "timeout_s": 20},
+        }  # fmt: skip
+        (tmp_path / "fake-gpt.yaml").write_text(yaml.safe_dump(model))
+        profile = _profile(
+            tmp_path,
+            models=[str(tmp_path / "fake-gpt.yaml")],
+            datasets={"truthfulqa": {"demo": True, "limit": 6}, "mmlu": {"demo": True, "limit": 6}},
+            persona_sets=["regular", "empty", "control"],
+            personas=["a_doctor", "empty", "a_helpful_assistant"],
+        )
+        yield profile, server
+
+
+def _answers_match_the_server(store: Store, server: FakeOpenAIServer) -> None:
+    """Every stored text is the server's answer to a conversation it was sent."""
+    sent = {fake_answer(e.body["model"], e.body["messages"]) for e in server.requests(outcome="ok") if e.body}
+    texts = store.read(["text"]).column("text").to_pylist()
+    assert set(texts) <= sent and len(texts) == len(set(texts))
+
+
+def _no_secret_in(root: Path) -> None:
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), f"the API key was written to {path}"
+
+
+def test_two_shard_workers_writing_at_once_store_the_union_once(
+    tmp_path: Path, api_profile: tuple[Path, FakeOpenAIServer]
+) -> None:
+    profile, server = api_profile
+    env = {"PERSONALIB_TEST_API_KEY": SECRET}
+    workers = [_cli("--profile", str(profile), "--shard", f"{i}/2", "--chunk-size", "2", env=env) for i in (0, 1)]
+    for worker in workers:
+        _finish(worker)
+    store = Store(tmp_path / "store")
+    expected = _expected_entries(["a_doctor", "empty", "a_helpful_assistant"], {"truthfulqa": 6, "mmlu": 6})
+    stored = _stored_entries(store)
+    assert len(stored) == len(expected) and set(stored) == expected
+    assert len(server.requests(path=CHAT_PATH, outcome="ok")) == len(expected)  # each request sent once
+    runs = store.manifests()
+    assert sorted(m["shard"] for m in runs) == ["0/2", "1/2"] and {m["status"] for m in runs} == {"completed"}
+    assert [m["counts"]["failed"] for m in runs] == [0, 0]
+    assert sum(m["counts"]["generated"] for m in runs) == len(expected)
+    summary = summarize(store)
+    assert (summary["stored"], summary["planned"], summary["missing"], summary["duplicates"]) == (36, 36, 0, 0)
+    _answers_match_the_server(store, server)
+    _no_secret_in(tmp_path)
+
+
+def test_two_unsharded_workers_racing_are_deduplicated_and_counted(
+    tmp_path: Path, api_profile: tuple[Path, FakeOpenAIServer]
+) -> None:
+    profile, server = api_profile
+    env = {"PERSONALIB_TEST_API_KEY": SECRET}
+    for worker in [_cli("--profile", str(profile), "--chunk-size", "1", env=env) for _ in range(2)]:
+        _finish(worker)
+    store = Store(tmp_path / "store")
+    summary = summarize(store)
+    raw = store.read_raw(["key"]).num_rows
+    assert summary["stored"] == 36 and summary["missing"] == 0
+    assert summary["duplicates"] == raw - 36  # whatever both workers stored is counted, and read once
+    assert store.read().num_rows == 36 and len(store.generations()) == 36
+    _answers_match_the_server(store, server)
+
+
+def test_corrupt_part_is_named_set_aside_and_regenerated(
+    tmp_path: Path, api_profile: tuple[Path, FakeOpenAIServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile, server = api_profile
+    env = {"PERSONALIB_TEST_API_KEY": SECRET}
+    _finish(_cli("--profile", str(profile), "--chunk-size", "5", env=env))
+    store = Store(tmp_path / "store")
+    victim = store.parts()[1]
+    lost = pq.read_metadata(victim).num_rows
+    with open(victim, "r+b") as handle:
+        handle.truncate(victim.stat().st_size - 20)  # the footer is gone
+    assert main(["status", "--store", str(store.path)]) == 0
+    captured = capsys.readouterr()
+    assert victim.name in captured.err and "moved aside" not in captured.out
+    assert (tmp_path / "store" / "corrupt" / victim.name).is_file() and not victim.exists()
+    assert summarize(store)["missing"] == lost  # the rest stays readable
+    err = _finish(_cli("--profile", str(profile), env=env))
+    total = next(line for line in err.splitlines() if line.strip().startswith("total"))
+    assert f"already stored {36 - lost:>9,}" in total and f"generated {lost:>9,}" in total
+    assert summarize(store)["missing"] == 0 and store.read().num_rows == 36
+    _no_secret_in(tmp_path)

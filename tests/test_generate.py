@@ -20,6 +20,11 @@ from personalib.store import Store, request_key, shard_of
 PERSONAS = ["a_doctor", "a_woman", "empty", "a_helpful_assistant"]
 
 
+@pytest.fixture(autouse=True)
+def _echo_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSONALIB_ECHO_KEY", "echo-test-key")
+
+
 class EchoBackend:
     """Answers each request with a text derived from its input; can fail after N answers."""
 
@@ -50,7 +55,8 @@ def _write_profile(tmp_path: Path, *, datasets: dict | None = None, personas: li
     model = {
         "name": "echo-model", "display_name": "echo", "backend": "openai", "model_id": "echo-1",
         "persona_placement": "system", "decoding": {"max_new_tokens": 100},
-        "api": {"base_url": "http://127.0.0.1:9/v1", "usd_per_1m_input": 1.0, "usd_per_1m_output": 2.0},
+        "api": {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "PERSONALIB_ECHO_KEY",
+                "usd_per_1m_input": 1.0, "usd_per_1m_output": 2.0},
     }  # fmt: skip
     (tmp_path / "echo-model.yaml").write_text(yaml.safe_dump(model))
     profile = {
@@ -70,7 +76,8 @@ def _write_profile(tmp_path: Path, *, datasets: dict | None = None, personas: li
 
 def _run(profile_path: Path, backend: EchoBackend, **options: Any) -> dict:
     options.setdefault("progress", False)
-    return generate(load_profile(profile_path), GenerateOptions(**options), backend_factory=lambda m: backend, out=io.StringIO())
+    profile = load_profile(profile_path)
+    return generate(profile, GenerateOptions(**options), backend_factory=lambda m: backend, out=io.StringIO())
 
 
 def test_run_stores_every_planned_entry_once_then_rerun_sends_nothing(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import sys
 
 from personalib.generate import GenerateOptions, generate
 from personalib.params import load_profile, resolve_path
-from personalib.store import parse_shard
+from personalib.store import corrupt_notices, parse_shard
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help="store folder (default: the profile's `store`)")
     parser.add_argument("--datasets", nargs="+", help="a subset of the profile's datasets")
     parser.add_argument(
-        "--persona-sets", nargs="+", help="persona sets: the profile's, built-in (regular, empty, control) or YAML paths"
+        "--persona-sets",
+        nargs="+",
+        help="persona sets: the profile's, built-in (regular, empty, control) or YAML paths",
     )
     parser.add_argument("--limit", type=int, help="first N items of each dataset")
     parser.add_argument("--shard", help="I/N: run shard I (0-based) of N, partitioned by request key")
@@ -54,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
         command=["personalib", "generate", *sys.argv[2:]] if sys.argv[1:2] == ["generate"] else [],
     )
     summary = generate(profile, options, out=sys.stderr)
-    for part in summary.get("corrupt_set_aside", []):
-        print(f"notice: corrupt store part {part['name']} ({part['reason']}) moved to {part['moved_to']}", file=sys.stderr)
+    for line in corrupt_notices(summary["corrupt_set_aside"]):
+        print(line, file=sys.stderr)
     return 1 if summary["counts"]["failed"] else 0

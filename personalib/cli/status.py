@@ -14,7 +14,7 @@ import sys
 
 from personalib.errors import StoreError
 from personalib.params import load_profile, resolve_path
-from personalib.store import Store, summarize
+from personalib.store import Store, corrupt_notices, summarize
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _table(summary: dict) -> str:
-    header = f"{'model':<20} {'dataset':<11} {'persona set':<14} {'stored':>10} {'planned':>10} {'missing':>10} {'dupl.':>7}"
+    header = (
+        f"{'model':<20} {'dataset':<11} {'persona set':<14} {'stored':>10} {'planned':>10} {'missing':>10} "
+        f"{'dupl.':>7}"
+    )
     lines = [header, "-" * len(header)]
     for g in summary["groups"]:
         lines.append(
@@ -49,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if not store.exists():
         raise StoreError(f"no generation store at {path} (no parts/, plans/ or manifests/ folder); check --store")
     summary = summarize(store)
-    for part in summary["corrupt_set_aside"]:
-        print(f"notice: corrupt store part {part['name']} ({part['reason']}) moved to {part['moved_to']}", file=sys.stderr)
+    for line in corrupt_notices(summary["corrupt_set_aside"]):
+        print(line, file=sys.stderr)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

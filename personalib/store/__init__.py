@@ -10,7 +10,7 @@ from personalib.store.manifest import environment, new_run_id, scrub, utc_now
 from personalib.store.parts import CorruptPart
 from personalib.store.schema import PLAN_SCHEMA, ROW_SCHEMA
 from personalib.store.store import GENERATION_COLUMNS, ROW_IDENTITY, Store, dedup_first
-from personalib.store.summary import summarize
+from personalib.store.summary import corrupt_notices, summarize
 
 __all__ = [
     "GENERATION_COLUMNS",
@@ -21,6 +21,7 @@ __all__ = [
     "KeyIndex",
     "Store",
     "canonical_json",
+    "corrupt_notices",
     "dedup_first",
     "environment",
     "new_run_id",

@@ -139,6 +139,14 @@ class Store:
             write_atomic(table, target)
         return digest[:32]
 
+    def read_plan(self, digest: str) -> pa.Table:
+        """The plan `write_plan` returned `digest` for, in its written order."""
+        path = self.plans_dir / f"plan-{digest}.parquet"
+        try:
+            return pq.read_table(path, schema=PLAN_SCHEMA)
+        except (FileNotFoundError, pa.ArrowException, OSError) as exc:
+            raise StoreError(f"the run's plan {path} cannot be read ({exc}); rerun the command to plan again") from exc
+
     def write_manifest(self, manifest: dict[str, Any]) -> Path:
         """Write (or update) `manifests/<run_id>.json` atomically; secrets are scrubbed first."""
         run_id = manifest.get("run_id")

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from personalib.store.store import ROW_IDENTITY, Store
 
-__all__ = ["GROUP", "summarize"]
+__all__ = ["GROUP", "corrupt_notices", "summarize"]
 
 GROUP: tuple[str, ...] = ("model", "dataset", "persona_set")
 
@@ -75,3 +75,8 @@ def summarize(store: Store) -> dict[str, Any]:
         ],
         "groups": groups,
     }
+
+
+def corrupt_notices(parts: list[dict[str, Any]]) -> list[str]:
+    """One line per corrupt part set aside (`summarize(...)["corrupt_set_aside"]`), for stderr."""
+    return [f"notice: corrupt store part {p['name']} ({p['reason']}) moved to {p['moved_to']}" for p in parts]
