@@ -63,7 +63,7 @@ class GenerateOptions:
     max_cost: float | None = None
     store: Path | None = None
     chunk_size: int | None = None
-    rows_per_part: int = 10_000
+    rows_per_part: int = 100_000
     progress: bool = True
     command: list[str] = field(default_factory=list)
 

@@ -94,10 +94,12 @@ def _filter(models: Sequence[str] | None, datasets: Sequence[str] | None, person
 class Store:
     """A generation store folder (created on first write).
 
-    `rows_per_part` bounds the size of each part: `append` splits larger batches.
+    `rows_per_part` bounds the size of each part: one `append` call is one atomic part unless it
+    holds more rows than that (the default, 100,000, keeps any one released file of the study in
+    one part; the generation engine sends chunks far smaller).
     """
 
-    def __init__(self, path: str | Path, *, rows_per_part: int = 10_000) -> None:
+    def __init__(self, path: str | Path, *, rows_per_part: int = 100_000) -> None:
         if rows_per_part < 1:
             raise StoreError(f"rows_per_part must be >= 1, got {rows_per_part}")
         self.path = Path(path)
