@@ -1,0 +1,116 @@
+"""The openai backend against the fake server with the official client: faults, bounds, keys."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from personalib.backends.base import Decoding, Request
+from personalib.backends.openai import OpenAIBackend
+from personalib.errors import PersonalibError
+from tests.fake_openai_server import Faults, fake_answer
+
+MODEL = "fake-gpt"
+KEY = "sk-test-0123456789abcdef"
+
+
+def _requests(n: int, poison_at: int | None = None) -> list[Request]:
+    out = []
+    for i in range(n):
+        content = f"Question {i}: POISON" if i == poison_at else f"Question {i}: what is {i} + {i}?"
+        messages = ({"role": "system", "content": f"You are persona {i % 3}."}, {"role": "user", "content": content})
+        out.append(Request(key=hashlib.sha256(content.encode()).hexdigest(), messages=messages, prompt=None))
+    return out
+
+
+def _backend(server, **options) -> OpenAIBackend:
+    settings = {"api_key": KEY, "base_url": server.base_url, "concurrency": 4, "max_retries": 8,
+                "timeout_s": 0.5, "backoff_base_s": 0.01, "backoff_cap_s": 0.05}  # fmt: skip
+    settings.update(options)
+    return OpenAIBackend(MODEL, **settings)
+
+
+def _assert_correct(results, requests) -> None:
+    by_key = {r.key: r for r in requests}
+    for result in results:
+        assert result.text == fake_answer(MODEL, [dict(m) for m in by_key[result.key].messages])
+
+
+def test_every_answer_correct_despite_injected_faults(fake_openai) -> None:
+    server = fake_openai(Faults(rate_429=0.15, rate_500=0.1, rate_timeout=0.05, rate_malformed=0.1, seed=3, timeout_sleep_s=1.5))
+    requests = _requests(60)
+    backend = _backend(server, concurrency=8)
+    results = list(backend.generate(requests, Decoding(max_new_tokens=7)))
+    assert sorted(r.key for r in results) == sorted(r.key for r in requests)
+    _assert_correct(results, requests)
+    outcomes = {e.outcome for e in server.requests("/v1/chat/completions")}
+    assert {"429", "500", "timeout", "malformed", "ok"} <= outcomes  # every fault really happened
+    assert all(r.system_fingerprint == server.system_fingerprint for r in results)
+    assert backend.describe()["system_fingerprints"] == [server.system_fingerprint]
+    assert backend.describe()["retries_so_far"] > 0
+
+
+def test_decoding_and_seed_are_sent(fake_openai) -> None:
+    server = fake_openai()
+    list(_backend(server).generate(_requests(3), Decoding(max_new_tokens=11, seed=42)))
+    for entry in server.requests("/v1/chat/completions"):
+        body = entry.body
+        assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"]) == (0.0, 1.0, 11, 42)
+        assert body["model"] == MODEL and entry.authorization
+
+
+def test_concurrency_is_bounded(fake_openai) -> None:
+    server = fake_openai(Faults(latency_s=0.1))
+    results = list(_backend(server, concurrency=3).generate(_requests(12), Decoding()))
+    assert len(results) == 12
+    assert server.max_in_flight == 3
+
+
+def test_stops_at_the_retry_bound_keeping_what_succeeded(fake_openai) -> None:
+    server = fake_openai(Faults(always_fail="POISON"))
+    requests = _requests(20, poison_at=8)
+    backend = _backend(server, concurrency=2, max_retries=2)
+    results = []
+    with pytest.raises(PersonalibError) as caught:
+        for result in backend.generate(requests, Decoding()):
+            results.append(result)
+    message = str(caught.value)
+    assert requests[8].key in message and "3 times in a row" in message and "api.max_retries = 2" in message
+    assert "rerun" in message
+    _assert_correct(results, requests)
+    assert {r.key for r in requests[:8]} <= {r.key for r in results}  # everything before it finished
+    poison = [e for e in server.requests("/v1/chat/completions") if "POISON" in str(e.body)]
+    assert len(poison) == 3  # first try + 2 retries
+    sent = {e.body["messages"][1]["content"] for e in server.requests("/v1/chat/completions")}
+    assert len(sent) < len(requests)  # nothing new was sent after the failure
+    answered = {r.key for r in results}
+    # every request sent besides the poisoned one was answered and yielded (in-flight ones included)
+    assert {r.key for r in requests if r.messages[1]["content"] in sent and "POISON" not in r.messages[1]["content"]} == answered
+
+
+def test_failure_rate_above_the_bound_stops_cleanly(fake_openai) -> None:
+    server = fake_openai(Faults(rate_500=0.75, seed=11))
+    requests = _requests(40)
+    results = []
+    with pytest.raises(PersonalibError, match="times in a row"):
+        for result in _backend(server, concurrency=4, max_retries=1).generate(requests, Decoding()):
+            results.append(result)
+    assert 0 < len(results) < len(requests)
+    _assert_correct(results, requests)
+
+
+def test_non_retryable_error_stops_at_once_without_leaking_the_key(fake_openai) -> None:
+    server = fake_openai(api_key="sk-the-right-key")
+    with pytest.raises(PersonalibError, match="HTTP 401") as caught:
+        list(_backend(server).generate(_requests(1), Decoding()))
+    assert KEY not in str(caught.value)
+    assert len(server.requests("/v1/chat/completions")) == 1
+    assert KEY not in repr(_backend(server).describe())
+
+
+def test_prompt_only_request_is_refused(fake_openai) -> None:
+    server = fake_openai()
+    with pytest.raises(PersonalibError, match="chat messages"):
+        list(_backend(server).generate([Request(key="k", messages=None, prompt="hello")], Decoding()))
+    assert server.requests() == []
