@@ -1,0 +1,409 @@
+"""Importer of the original study's released generations (issue 4 item 5; METHODS 1-3).
+
+The study's repository (peluz/persona-behavior) publishes its generations as
+`results[/control]/zero/<model_folder>/<dataset_folder>/<stem>.json`: a JSON list with one
+`[{"generated_text": ...}]` per prompt, in prompt order. `import_release` maps each file to the
+package's items (docs/DESIGN.md "Items table") and stores the texts unchanged, origin "imported".
+
+Mapping (i = position in the file's list):
+- model folder -> the params model whose `release_folder` names it;
+- `truthfulqa`: "i" (817); `mmlu`: "i" (14,042), or str(sampled_ids[i]) for a list of the study's
+  GPT-4 subsample length (data/mmlu/sampled_ids.json); `bbq`: "<Category>/<example_id>" through the
+  11 categories in study order with their row counts (58,492), or, for a subsample-length list,
+  through data/bbq/sampled_ids.json: categories in study order (the file's keys are alphabetical),
+  each category's ids in stored order; `toxicity`: "off/i" for i < 626, else "rac/(i-626)" (1,252);
+  `attitudes`: s -> "s/0" (27); `attitudes_extra`: s*30+k -> "s/(k+1)" (810).
+- `results/zero/...` stems belong to the `regular` set, except `empty` (the `empty` set);
+  `results/control/zero/...` stems to the `control` set. Other JSON files (e.g. `temp/`) are not
+  generation files and are ignored.
+- Unknown model folder, dataset folder or stem: an error listing every such file before anything
+  is written; with `skip_unknown` those files are skipped and listed in the summary and manifest.
+- A list whose length is not the dataset's prompt count (or a malformed file): nothing of that file
+  is written (one file = one atomic store part); the other files are imported, then the import
+  fails listing every bad file.
+- Row key: sha256 of the canonical JSON `[release commit, model, persona_set, dataset_folder, stem,
+  index]`; keys already in the store are skipped, so a re-import adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, TextIO
+
+from personalib import DATASETS
+from personalib.errors import PersonalibError, SourceMissingError
+from personalib.params import list_models, load_model
+from personalib.paths import cache_dir
+from personalib.personas import load_persona_set
+from personalib.sources import download, fetch
+from personalib.store import Store, environment, new_run_id, utc_now
+from personalib.tasks import TASKS
+from personalib.tasks.attitudes import STUDY_PARAPHRASES
+from personalib.tasks.bbq import CATEGORY_ROWS
+from personalib.tasks.bbq import read_sampled_ids as read_bbq_ids
+from personalib.tasks.mmlu import read_sampled_ids as read_mmlu_ids
+
+RELEASE_REPO = "peluz/persona-behavior"
+RELEASE_COMMIT = "4a41789facfdcd420ff3e5ed85c66cb8483ff016"
+"""The repository commit whose README announces the complete `results/` folder (pinned)."""
+RELEASE_URL = "https://codeload.github.com/{repo}/tar.gz/{commit}"
+SAMPLED_IDS = {"mmlu": "data/mmlu/sampled_ids.json", "bbq": "data/bbq/sampled_ids.json"}
+DATASET_OF_FOLDER: dict[str, str] = {name: name for name in DATASETS} | {"attitudes_extra": "attitudes"}
+N_TWEETS = TASKS["toxicity"].source_rows
+N_STATEMENTS = TASKS["attitudes"].source_rows
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One generation file of the release, as located by its path under `results/`."""
+
+    path: Path
+    control: bool
+    model_folder: str
+    dataset_folder: str
+    stem: str
+
+    @property
+    def persona_set(self) -> str:
+        """`control` under results/control, else `empty` for the stem `empty`, else `regular`."""
+        return "control" if self.control else ("empty" if self.stem == "empty" else "regular")
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; `counts[model][dataset][persona_set]` = {"personas", "rows"}."""
+
+    run_id: str
+    commit: str
+    path: str
+    started_at: str
+    counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
+    files: int = 0
+    rows: int = 0
+    new_rows: int = 0
+    skipped_files: list[str] = field(default_factory=list)
+    failed_files: list[str] = field(default_factory=list)
+    stems: dict[tuple[str, str, str], set[str]] = field(default_factory=dict, repr=False)
+
+    def add(self, model: str, f: ReleaseFile, rows: int, new_rows: int) -> None:
+        """Count one imported file of `rows` generations, `new_rows` of them not stored before."""
+        dataset = DATASET_OF_FOLDER[f.dataset_folder]
+        stems = self.stems.setdefault((model, dataset, f.persona_set), set())
+        stems.add(f.stem)
+        group = self.counts.setdefault(model, {}).setdefault(dataset, {}).setdefault(f.persona_set, {"rows": 0})
+        group.update(personas=len(stems), rows=group["rows"] + rows)
+        self.files, self.rows, self.new_rows = self.files + 1, self.rows + rows, self.new_rows + new_rows
+
+
+def results_dir(path: str | Path) -> Path:
+    """The release's `results/` folder: PATH itself when named `results`, else PATH/results."""
+    path = Path(path)
+    for candidate in ((path,) if path.name == "results" else ()) + (path / "results",):
+        if candidate.is_dir():
+            return candidate
+    raise PersonalibError(
+        f"{path}: no `results/` folder; pass the original study's repository checkout (or its results/ "
+        f"folder), or use --download to fetch {RELEASE_REPO} at commit {RELEASE_COMMIT[:12]}")
+
+
+def parse_release_path(relative: PurePosixPath, root: Path) -> ReleaseFile | None:
+    """`zero/<model>/<dataset>/<stem>.json` or `control/zero/...` (relative to results/) -> file."""
+    parts = relative.parts
+    control = len(parts) == 5 and parts[:2] == ("control", "zero")
+    rest = parts[2:] if control else parts[1:]
+    if not (control or (len(parts) == 4 and parts[0] == "zero")) or not rest[2].endswith(".json"):
+        return None
+    return ReleaseFile(root / relative, control, rest[0], rest[1], rest[2].removesuffix(".json"))
+
+
+def scan_release(path: str | Path) -> list[ReleaseFile]:
+    """Every generation file of the release at `path`, in path order."""
+    root = results_dir(path)
+    found = (parse_release_path(PurePosixPath(p.relative_to(root).as_posix()), root)
+             for p in sorted(root.rglob("*.json")))
+    return [f for f in found if f is not None]
+
+
+def release_models() -> dict[str, Any]:
+    """Release model folder -> params (`ModelParams`) of every params model with a release_folder."""
+    mapping: dict[str, Any] = {}
+    for name in list_models():
+        model = load_model(name)
+        if model.release_folder is None:
+            continue
+        if model.release_folder in mapping:
+            raise PersonalibError(
+                f"params models {mapping[model.release_folder].name!r} and {name!r} both claim release_folder "
+                f"{model.release_folder!r}; each release folder must map to one model")
+        mapping[model.release_folder] = model
+    return mapping
+
+
+def persona_stems() -> dict[str, set[str]]:
+    """Persona set -> stems of the study's built-in sets (regular, empty, control)."""
+    return {name: {p.stem for p in load_persona_set(name)} for name in ("regular", "empty", "control")}
+
+
+def release_keys(commit: str, model: str, persona_set: str, dataset_folder: str, stem: str, n: int) -> list[str]:
+    """Row keys for positions 0..n-1: sha256 of canonical JSON [commit, model, set, folder, stem, i]."""
+    head = json.dumps([commit, model, persona_set, dataset_folder, stem], separators=(",", ":"),
+                      ensure_ascii=False)[:-1]
+    return [hashlib.sha256(f"{head},{i}]".encode()).hexdigest() for i in range(n)]
+
+
+def item_ids(dataset_folder: str, n: int, sampled_ids: Callable[[str], Any]) -> list[str]:
+    """item_id of each position of a released list of length `n` (module doc, METHODS 3).
+
+    `sampled_ids(dataset)` gives the study's GPT-4 subsample ids; it is called only for an
+    mmlu/bbq list that is not full-length. A length that fits no rule raises PersonalibError.
+    """
+    if dataset_folder == "truthfulqa":
+        expect(n, [TASKS["truthfulqa"].source_prompts])
+        return [str(i) for i in range(n)]
+    if dataset_folder == "toxicity":
+        expect(n, [2 * N_TWEETS])
+        return [f"off/{i}" for i in range(N_TWEETS)] + [f"rac/{i}" for i in range(N_TWEETS)]
+    if dataset_folder == "attitudes":
+        expect(n, [N_STATEMENTS])
+        return [f"{s}/0" for s in range(n)]
+    if dataset_folder == "attitudes_extra":
+        expect(n, [N_STATEMENTS * STUDY_PARAPHRASES])
+        return [f"{i // STUDY_PARAPHRASES}/{i % STUDY_PARAPHRASES + 1}" for i in range(n)]
+    if dataset_folder == "mmlu":
+        if n == TASKS["mmlu"].source_prompts:
+            return [str(i) for i in range(n)]
+        ids = sampled_ids("mmlu")
+        expect(n, [TASKS["mmlu"].source_prompts, len(ids)])
+        return [str(i) for i in ids]
+    if dataset_folder == "bbq":
+        if n == TASKS["bbq"].source_prompts:
+            return [f"{cat}/{i}" for cat, rows in CATEGORY_ROWS.items() for i in range(rows)]
+        by_category = sampled_ids("bbq")
+        ids = [f"{cat}/{i}" for cat in CATEGORY_ROWS for i in by_category.get(cat, [])]
+        expect(n, [TASKS["bbq"].source_prompts, len(ids)])
+        return ids
+    raise PersonalibError(f"unknown dataset folder {dataset_folder!r}; known: {', '.join(DATASET_OF_FOLDER)}")
+
+
+def expect(n: int, counts: Sequence[int]) -> None:
+    """Raise PersonalibError unless `n` is one of the expected prompt counts."""
+    if n not in counts:
+        raise PersonalibError(f"holds {n:,} generations; expected {' or '.join(f'{c:,}' for c in counts)} "
+                              "(one per prompt, in prompt order)")
+
+
+def read_generations(path: Path) -> list[str]:
+    """The texts of a generation file: element i must be `[{"generated_text": "<text>"}]`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PersonalibError(f"cannot be read as JSON ({exc})") from exc
+    if not isinstance(data, list):
+        raise PersonalibError(f"expected a JSON list, got {type(data).__name__}")
+    texts = []
+    for i, element in enumerate(data):
+        if not (isinstance(element, list) and len(element) == 1 and isinstance(element[0], dict)
+                and isinstance(element[0].get("generated_text"), str)):
+            raise PersonalibError(f'element {i} is not [{{"generated_text": "<text>"}}]: {element!r:.120}')
+        texts.append(element[0]["generated_text"])
+    return texts
+
+
+def sampled_ids_loader(release_root: Path | None, mmlu_ids: Path | None = None,
+                       bbq_ids: Path | None = None) -> Callable[[str], Any]:
+    """`loader(dataset)` -> the study's subsample ids: the given file, else the release's own
+    `data/<dataset>/sampled_ids.json`, else the pinned study source (`personalib.sources`)."""
+    given = {"mmlu": mmlu_ids, "bbq": bbq_ids}
+    cache: dict[str, Any] = {}
+
+    def load(dataset: str) -> Any:
+        if dataset not in cache:
+            path = given[dataset]
+            if path is None and release_root is not None and (release_root / SAMPLED_IDS[dataset]).is_file():
+                path = release_root / SAMPLED_IDS[dataset]
+            if path is None:
+                try:
+                    path = fetch("study", SAMPLED_IDS[dataset])
+                except SourceMissingError as exc:
+                    raise SourceMissingError(f"{exc} (or pass --{dataset}-ids PATH)") from exc
+            cache[dataset] = (read_mmlu_ids(Path(path), TASKS["mmlu"].source_rows) if dataset == "mmlu"
+                              else read_bbq_ids(Path(path)))
+        return cache[dataset]
+
+    return load
+
+
+def unmapped(f: ReleaseFile, models: dict[str, Any], stems: dict[str, set[str]]) -> str | None:
+    """Why a release file cannot be mapped (unknown model folder, dataset folder or stem), or None."""
+    if f.model_folder not in models:
+        return (f"model folder {f.model_folder!r} is not the release_folder of any params model "
+                f"(known: {', '.join(sorted(models))})")
+    if f.dataset_folder not in DATASET_OF_FOLDER:
+        return f"dataset folder {f.dataset_folder!r} is unknown (known: {', '.join(DATASET_OF_FOLDER)})"
+    if f.stem not in stems[f.persona_set]:
+        return f"stem {f.stem!r} is not a persona of the study's {f.persona_set!r} set"
+    return None
+
+
+def select_files(root: Path, folder_models: dict[str, Any], models: Sequence[str] | None,
+                 datasets: Sequence[str] | None) -> tuple[list[ReleaseFile], list[str]]:
+    """The release files to import (restricted to params `models` / `datasets`) and the problems
+    of those that cannot be mapped ("<path>: <why>")."""
+    names = sorted(m.name for m in folder_models.values())
+    unknown = sorted(set(models or ()) - set(names))
+    if unknown:
+        raise PersonalibError(f"--models {', '.join(unknown)}: no params model with that name has a "
+                              f"release_folder; choose from {', '.join(names)}")
+    unknown = sorted(set(datasets or ()) - set(DATASETS))
+    if unknown:
+        raise PersonalibError(f"--datasets {', '.join(unknown)}: unknown; choose from {', '.join(DATASETS)}")
+    files = [f for f in scan_release(root)
+             if (not models or (f.model_folder in folder_models and folder_models[f.model_folder].name in models))
+             and (not datasets or DATASET_OF_FOLDER.get(f.dataset_folder) in datasets)]
+    stems = persona_stems()
+    reasons = {f.path: unmapped(f, folder_models, stems) for f in files}
+    return [f for f in files if not reasons[f.path]], [f"{p}: {why}" for p, why in reasons.items() if why]
+
+
+def import_release(
+    path: str | Path,
+    store: Store,
+    *,
+    commit: str = RELEASE_COMMIT,
+    models: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    mmlu_ids: Path | None = None,
+    bbq_ids: Path | None = None,
+    skip_unknown: bool = False,
+    out: TextIO = sys.stderr,
+) -> ImportSummary:
+    """Import the release at `path` into `store` (rules in the module doc; issue 4 item 5).
+
+    `models` (params names) and `datasets` (package dataset names) restrict what is imported.
+    Raises PersonalibError for unknown files (unless `skip_unknown`) before writing anything, and
+    after the import when some files were malformed (those files are not written).
+    """
+    root = results_dir(path)
+    folder_models = release_models()
+    files, problems = select_files(root, folder_models, models, datasets)
+    if problems and not skip_unknown:
+        raise PersonalibError(
+            f"{len(problems)} file(s) of the release at {root} cannot be mapped (nothing was imported):\n  "
+            + _listing(problems) + "\nPass --skip-unknown to import the rest and skip these.")
+    for problem in problems:
+        print(f"warning: skipped {problem}", file=out, flush=True)
+    summary = ImportSummary(run_id=f"import-{new_run_id()}-{uuid.uuid4().hex[:8]}", commit=commit,
+                            path=str(Path(path).resolve()), started_at=utc_now(), skipped_files=problems)
+    manifest = _manifest(summary, store)
+    store.write_manifest(manifest)
+    ids_of = sampled_ids_loader(root.parent, mmlu_ids, bbq_ids)
+    indexes: dict[str, Any] = {}
+    try:
+        for f in files:
+            model = folder_models[f.model_folder]
+            try:
+                texts = read_generations(f.path)
+                ids = item_ids(f.dataset_folder, len(texts), ids_of)
+            except PersonalibError as exc:
+                if isinstance(exc, SourceMissingError):
+                    raise
+                summary.failed_files.append(f"{f.path}: {exc}")
+                print(f"error: {f.path}: {exc}; file not imported", file=out, flush=True)
+                continue
+            keys = release_keys(commit, model.name, f.persona_set, f.dataset_folder, f.stem, len(texts))
+            if model.name not in indexes:
+                indexes[model.name] = store.key_index(model=model.name)
+            rows = [_row(model, f, item, text, key, summary.run_id)
+                    for item, text, key, done in zip(ids, texts, keys, indexes[model.name].contains(keys))
+                    if not done]
+            if rows:
+                store.append(rows)
+            summary.add(model.name, f, len(texts), len(rows))
+    except BaseException as exc:
+        manifest.update(_manifest(summary, store), status="failed", error=f"{type(exc).__name__}: {exc}")
+        store.write_manifest(manifest)
+        raise
+    manifest.update(_manifest(summary, store), status="failed" if summary.failed_files else "completed")
+    store.write_manifest(manifest)
+    if summary.failed_files:
+        raise PersonalibError(
+            f"{len(summary.failed_files)} file(s) were not imported (the other {summary.files} were):\n  "
+            + _listing(summary.failed_files)
+            + "\nFix or remove them and run the import again (stored rows are not imported twice).")
+    return summary
+
+
+def _listing(lines: list[str], most: int = 20) -> str:
+    return "\n  ".join(lines[:most]) + ("\n  ..." if len(lines) > most else "")
+
+
+def _row(model: Any, f: ReleaseFile, item_id: str, text: str, key: str, run_id: str) -> dict[str, Any]:
+    return {
+        "key": key, "model": model.name, "model_id": model.model_id, "revision": model.revision,
+        "persona_set": f.persona_set, "persona": f.stem, "dataset": DATASET_OF_FOLDER[f.dataset_folder],
+        "item_id": item_id, "text": text, "run_id": run_id, "origin": "imported",
+    }
+
+
+def _manifest(summary: ImportSummary, store: Store) -> dict[str, Any]:
+    return {
+        "run_id": summary.run_id, "origin": "imported", "status": "running", "command": "import-release",
+        "store": str(store.path), "started_at": summary.started_at,
+        "ended_at": utc_now(), "environment": environment(),
+        "release": {"repo": RELEASE_REPO, "commit": summary.commit, "path": summary.path},
+        "models": [{"name": name, "counts": counts} for name, counts in sorted(summary.counts.items())],
+        "counts": {"files": summary.files, "rows": summary.rows, "new_rows": summary.new_rows,
+                   "already_stored": summary.rows - summary.new_rows},
+        "skipped_files": summary.skipped_files, "failed_files": summary.failed_files,
+    }
+
+
+def download_release(commit: str = RELEASE_COMMIT, *, url: str | None = None, dest: Path | None = None) -> Path:
+    """The release checkout at `commit`, fetched once (tarball via urllib) and extracted into
+    `dest` (default `<cache>/release`); returns the folder holding `results/`.
+
+    Offline or failing: SourceMissingError saying what to download and where to put it.
+    """
+    dest = Path(dest) if dest is not None else cache_dir() / "release"
+    target = dest / f"persona-behavior-{commit}"
+    if (target / "results").is_dir():
+        return target
+    url = url or RELEASE_URL.format(repo=RELEASE_REPO, commit=commit)
+    tarball = dest / f"persona-behavior-{commit}.tar.gz"
+    hint = (f"Download {url} by hand and put it at {tarball} (then rerun with --download), or extract it "
+            f"and run `python -m personalib import-release <extracted folder>`.")
+    if not tarball.is_file():
+        if os.environ.get("PERSONALIB_OFFLINE", "") not in ("", "0"):
+            raise SourceMissingError(f"the study's release is not in the cache and PERSONALIB_OFFLINE is set. {hint}")
+        try:
+            download(url, tarball)
+        except SourceMissingError as exc:
+            raise SourceMissingError(f"could not download the study's release ({exc}). {hint}") from exc
+    dest.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    try:
+        try:
+            with tarfile.open(tarball) as archive:
+                archive.extractall(scratch, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise SourceMissingError(f"{tarball} is not a readable release tarball ({exc}); delete it and "
+                                     f"try again. {hint}") from exc
+        tops = [p for p in scratch.iterdir() if p.is_dir()]
+        if len(tops) != 1 or not (tops[0] / "results").is_dir():
+            raise SourceMissingError(f"{tarball} does not hold one repository folder with results/; delete "
+                                     f"it and try again. {hint}")
+        if not target.exists():
+            tops[0].rename(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
