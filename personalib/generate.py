@@ -155,6 +155,8 @@ def _chunk_size(model: ModelParams, options: GenerateOptions) -> int:
         if options.chunk_size < 1:
             raise PersonalibError(f"--chunk-size must be >= 1, got {options.chunk_size}")
         return options.chunk_size
+    if model.backend == "openai-batch":  # one Batch API job per chunk: make it as large as a part
+        return options.rows_per_part
     width = model.api.concurrency if model.is_api and model.api is not None else model.batch_size
     return max(1, min(width * 8, options.rows_per_part))
 

@@ -78,7 +78,8 @@ def _fsync_dir(directory: Path) -> None:
 
 def _write_then_replace(final: Path, write) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = final.parent / f"{TEMP_PREFIX}{final.name}"
+    # unique per writer: two workers may write the same final name (the same plan) at once
+    temp = final.parent / f"{TEMP_PREFIX}{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     try:
         with open(temp, "wb") as handle:
             write(handle)

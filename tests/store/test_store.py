@@ -229,3 +229,18 @@ def test_two_processes_racing_on_the_same_keys(tmp_path: Path) -> None:
 def test_manifest_json_is_plain_json(tmp_path: Path) -> None:
     path = Store(tmp_path).write_manifest({"run_id": "r2", "counts": {"planned": 3}})
     assert json.loads(path.read_text())["counts"] == {"planned": 3}
+
+
+def _write_same_file(path: str, worker: int) -> int:
+    table = pa.table({"key": [f"k{i}" for i in range(2000)]})
+    for _ in range(150):
+        parts_module.write_atomic(table, Path(path) / "plans" / "plan-same.parquet")
+    return worker
+
+
+def test_two_processes_writing_one_file_name_at_once(tmp_path: Path) -> None:
+    """Two workers may write the same plan (same final name) at once: neither may fail."""
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert sorted(pool.map(_write_same_file, [str(tmp_path)] * 2, [0, 1])) == [0, 1]
+    assert [p.name for p in (tmp_path / "plans").iterdir()] == ["plan-same.parquet"]
+    assert pq.read_table(tmp_path / "plans" / "plan-same.parquet").num_rows == 2000
