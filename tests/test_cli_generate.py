@@ -1,9 +1,9 @@
 """`python -m personalib generate` through the real CLI (issue 4 reliability).
 
 Bad input leaves the store byte-identical; a run killed with SIGKILL (and one stopped with SIGTERM)
-part way resumes to exactly one row per planned entry; two shard workers (and two unsharded racing workers) writing into one
-store at once give the complete union once; a truncated part is named, set aside and regenerated;
-the API key never reaches a file the run writes.
+part way resumes to exactly one row per planned entry; two shard workers (and two unsharded racing
+workers) writing into one store at once give the complete union once; a truncated part is named,
+set aside and regenerated; the API key never reaches a file the run writes.
 """
 
 from __future__ import annotations
