@@ -64,13 +64,12 @@ def pending(store: Store, entries: pd.DataFrame, model: str, dataset: str) -> tu
     hit = store.key_index(model=model).contains(todo["key"].tolist())
     if not hit.any():
         return todo, pd.DataFrame()
-    keys = sorted(set(todo.loc[hit, "key"]))
-    reusable = store.read(models=[model]).filter(pc.field("key").isin(keys)).to_pandas()
+    reusable = store.read(models=[model], keys=sorted(set(todo.loc[hit, "key"]))).to_pandas()
     return todo, reusable.drop_duplicates("key")
 
 
-def _result_row(entry: Any, model: ModelParams, result: Result | pd.Series, run_id: str, origin: str) -> dict:
-    get = result.get if isinstance(result, pd.Series) else lambda name: getattr(result, name)
+def _result_row(entry: Any, model: ModelParams, result: Result | dict, run_id: str, origin: str) -> dict:
+    get = result.get if isinstance(result, dict) else lambda name: getattr(result, name)
     return {
         "key": entry.key, "model": model.name, "model_id": model.model_id, "revision": model.revision,
         "persona_set": entry.persona_set, "persona": entry.persona, "dataset": entry.dataset,
@@ -84,12 +83,12 @@ def reuse(store: Store, todo: pd.DataFrame, reusable: pd.DataFrame, model: Model
     """Store rows for entries whose request is already stored under another label; return the rest."""
     if reusable.empty:
         return todo
-    source = reusable.set_index("key")
-    mask = todo["key"].isin(source.index)
-    rows = []
-    for entry in todo[mask].itertuples(index=False):
-        stored = source.loc[entry.key]
-        rows.append(_result_row(entry, model, stored, run_id, str(stored["origin"])))
+    source = {row["key"]: row for row in reusable.to_dict("records")}
+    mask = todo["key"].isin(source.keys())
+    rows = [
+        _result_row(entry, model, source[entry.key], run_id, str(source[entry.key]["origin"]))
+        for entry in todo[mask].itertuples(index=False)
+    ]
     store.append(rows)
     return todo[~mask].reset_index(drop=True)
 
@@ -107,13 +106,14 @@ def send(
     counts: Counts,
 ) -> None:
     """Send each distinct request once, chunk by chunk; store every label's row per finished chunk."""
-    labels = {key: group for key, group in todo.groupby("key", sort=False)}
+    shared = todo[todo.duplicated("key", keep=False)]  # requests planned under several labels (rare)
+    labels = {key: list(group.itertuples(index=False)) for key, group in shared.groupby("key", sort=False)}
     unique = todo.drop_duplicates("key")
     prompt_texts = items["prompt"].tolist()
     for start in range(0, len(unique), chunk_size):
-        chunk = unique.iloc[start : start + chunk_size]
+        chunk = {entry.key: entry for entry in unique.iloc[start : start + chunk_size].itertuples(index=False)}
         requests = []
-        for entry in chunk.itertuples(index=False):
+        for entry in chunk.values():
             request = maker.request(personas[entry.p_index], prompt_texts[entry.i_index], {"item_id": entry.item_id})
             if request.key != entry.key:
                 raise PersonalibError(
@@ -125,15 +125,15 @@ def send(
         try:
             for result in backend.generate(requests, maker.decoding):
                 results.append(result)
-                bar.update(len(labels[result.key]))
+                bar.update(len(labels.get(result.key, (None,))))
         finally:  # what finished is stored even when the backend stops (bounded failure, Ctrl-C)
             rows = [
                 _result_row(entry, maker.model, result, run_id, "generated")
                 for result in results
-                for entry in labels[result.key].itertuples(index=False)
+                for entry in labels.get(result.key, [chunk[result.key]])
             ]
             if rows:
                 store.append(rows)
             counts.generated += len(rows)
             done = {r.key for r in results}
-            counts.failed += sum(len(labels[e.key]) for e in chunk.itertuples(index=False) if e.key not in done)
+            counts.failed += sum(len(labels.get(key, (None,))) for key in chunk if key not in done)

@@ -81,9 +81,14 @@ def _first_rows(table: pa.Table, columns: list[str]) -> pa.Table:
     return table.take(pa.array(np.sort(first.column("__row_min").to_numpy())))
 
 
-def _filter(models: Sequence[str] | None, datasets: Sequence[str] | None, persona_sets: Sequence[str] | None):
+def _filter(
+    models: Sequence[str] | None,
+    datasets: Sequence[str] | None,
+    persona_sets: Sequence[str] | None,
+    keys: Sequence[str] | None = None,
+) -> Any:
     expr = None
-    for column, values in (("model", models), ("dataset", datasets), ("persona_set", persona_sets)):
+    for column, values in (("model", models), ("dataset", datasets), ("persona_set", persona_sets), ("key", keys)):
         if values is None:
             continue
         term = pc.field(column).isin(list(values))
@@ -214,14 +219,15 @@ class Store:
         models: Sequence[str] | None = None,
         datasets: Sequence[str] | None = None,
         persona_sets: Sequence[str] | None = None,
+        keys: Sequence[str] | None = None,
         dedup: bool = True,
     ) -> pa.Table:
-        """Stored rows, optionally filtered by model/dataset/persona set.
+        """Stored rows, optionally filtered by model/dataset/persona set/key.
 
         With `dedup` (the default) one row per entry (`ROW_IDENTITY`), the earliest stored;
         without it every row, racing duplicates included (for counting them).
         """
-        expr = _filter(models, datasets, persona_sets)
+        expr = _filter(models, datasets, persona_sets, keys)
         if not dedup:
             return self._scan(self.parts, ROW_SCHEMA, columns, expr)
         wanted = list(columns) if columns else list(ROW_SCHEMA.names)

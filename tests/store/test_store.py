@@ -64,6 +64,19 @@ def test_generations_table_has_the_analysis_columns(tmp_path: Path) -> None:
     assert store.generations(datasets=["bbq"]).empty
 
 
+def test_read_filters_push_down(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    rows = _rows(5) + _rows(3, persona="a_woman")
+    store.append(rows)
+    wanted = [rows[1]["key"], rows[6]["key"]]
+    table = store.read(["item_id", "persona"], keys=wanted)
+    assert sorted(zip(table.column("persona").to_pylist(), table.column("item_id").to_pylist())) == [
+        ("a_doctor", "1"), ("a_woman", "1"),
+    ]  # fmt: skip
+    assert store.read(persona_sets=["control"]).num_rows == 0
+    assert store.read(models=["tiny"], datasets=["mmlu"]).num_rows == 8
+
+
 def test_duplicates_are_dropped_on_read_keeping_the_earliest(tmp_path: Path) -> None:
     store = Store(tmp_path)
     first = _rows(3, text="first")
