@@ -10,6 +10,16 @@ the I-th of N disjoint, deterministic parts of the plan (by request key), so N w
 shared filesystem) can write into one store at once. SIGTERM (SLURM preemption or time limit) and
 Ctrl-C store what the backend finished, mark the run "interrupted" in its manifest and exit 130;
 a kill -9 loses at most the chunk in flight. Issue 4 items 1 and 4.
+
+SLURM array job (8 GPUs, one shard each, one store on the shared filesystem)::
+
+    #!/bin/bash
+    #SBATCH --array=0-7 --gres=gpu:1 --cpus-per-task=8 --time=24:00:00 --requeue
+    python -m personalib generate --profile paper --models zephyr \
+        --store /shared/personalib/store --shard ${SLURM_ARRAY_TASK_ID}/8
+
+A requeued or resubmitted task skips what its shard already stored; `python -m personalib status
+--store /shared/personalib/store` shows what is still missing.
 """
 
 from __future__ import annotations
