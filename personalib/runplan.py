@@ -20,7 +20,7 @@ from personalib import DATASETS
 from personalib.backends.base import Decoding, Request
 from personalib.errors import ConfigError
 from personalib.params import DatasetSpec, ModelParams, Profile
-from personalib.personas import BUILTIN_SETS, Persona, load_persona_set
+from personalib.personas import BUILTIN_SETS, Persona, load_persona_set, persona_set_name
 from personalib.store import request_key, shard_of
 
 __all__ = [
@@ -63,7 +63,7 @@ def select_persona_sets(profile: Profile, names: Sequence[str] | None) -> dict[s
     sets = profile.load_personas()
     if names is None:
         return sets
-    listed = dict(zip(profile.persona_sets, sets))
+    listed = {name: persona_set_name(ref) for name, ref in zip(profile.persona_sets, profile.persona_set_refs())}
     chosen: dict[str, list[Persona]] = {}
     for name in dict.fromkeys(names):
         set_name = listed.get(name, name)
