@@ -105,7 +105,7 @@ def _prepare(profile: Profile, options: GenerateOptions) -> tuple[list[_ModelRun
     runs = []
     for name in dict.fromkeys(options.models or profile.models):
         params = load_model(name)
-        specs = select_datasets(profile, params.name, options.datasets)
+        specs = select_datasets(profile, name, options.datasets)
         items = {}
         for dataset, spec in specs.items():
             token = f"{dataset}:{spec.model_dump_json()}"

@@ -38,7 +38,8 @@ PLAN_COLUMNS: tuple[str, ...] = ("key", "model", "persona_set", "persona", "data
 
 
 def select_datasets(profile: Profile, model: str, names: Sequence[str] | None) -> dict[str, DatasetSpec]:
-    """The profile's dataset sources for `model`, restricted to `names` (all when None)."""
+    """The profile's dataset sources for `model` (as the profile lists it, with its `model_datasets`
+    overrides), restricted to `names` (all when None)."""
     specs = profile.datasets_for(model)
     if names is None:
         return specs

@@ -226,3 +226,12 @@ def test_dry_run_estimates_api_cost_and_max_cost_refuses(tmp_path: Path) -> None
 def test_models_must_be_the_profiles(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not in profile"):
         _run(_write_profile(tmp_path), EchoBackend(), models=["gpt-4"])
+
+
+def test_per_model_dataset_overrides_apply(tmp_path: Path) -> None:
+    path = _write_profile(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["model_datasets"] = {data["models"][0]: {"mmlu": {"limit": 1}}}
+    path.write_text(yaml.safe_dump(data))
+    summary = _run(path, EchoBackend(), datasets=["mmlu"])
+    assert summary["counts"]["planned"] == 4 * 1
