@@ -2,8 +2,9 @@
 
 A manifest records package and library versions, the git commit, model id and revision, chat
 template hash, persona placement (METHODS 2), decoding, seed, profile, shard, start/end and counts.
-It never records a secret: `scrub` drops any value held under a key that names one, and any string
-equal to the value of an environment variable whose name does (e.g. OPENAI_API_KEY).
+It never records a secret: `scrub` drops any value held under a key that names one (`api_key`,
+`token`, `password`, ...; not `api_key_env`, which names the variable) and masks any string that
+contains the value of an environment variable whose name does (e.g. OPENAI_API_KEY, HF_TOKEN).
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ LIBRARIES: tuple[str, ...] = (
     "openai", "pydantic", "tqdm",
 )  # fmt: skip
 
-_SECRET_NAME = re.compile(r"(api[_-]?key|secret|token|password|authorization|bearer)", re.IGNORECASE)
-# Keys that contain "token" but hold counts or settings, not secrets.
-_NOT_SECRET = re.compile(r"(n_(input|output)_tokens|max_new_tokens|max_tokens|tokens?_(in|out)|tokenizer|_env)$")
+# A name (dict key or environment variable) that holds a secret ends with one of these words.
+_SECRET_NAME = re.compile(
+    r"(^|[_-])(api[_-]?key|secret|secret[_-]?key|access[_-]?key|private[_-]?key|password|passwd|token"
+    r"|access[_-]?token|auth|authorization|credentials?)$",
+    re.IGNORECASE,
+)
 
 
 def utc_now() -> str:
@@ -84,7 +88,7 @@ def _secret_values() -> set[str]:
     return {
         value
         for name, value in os.environ.items()
-        if _SECRET_NAME.search(name) and not _NOT_SECRET.search(name.lower()) and len(value) >= 8
+        if _SECRET_NAME.search(name) and len(value) >= 8
     }
 
 
@@ -95,7 +99,7 @@ def scrub(value: Any, _secrets: set[str] | None = None) -> Any:
         out = {}
         for key, item in value.items():
             name = str(key)
-            if _SECRET_NAME.search(name) and not _NOT_SECRET.search(name.lower()):
+            if _SECRET_NAME.search(name):
                 continue
             out[name] = scrub(item, secrets)
         return out

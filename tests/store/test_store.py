@@ -196,13 +196,19 @@ def test_manifest_round_trip_without_secrets(tmp_path: Path, monkeypatch: pytest
             "api": {"api_key": secret, "api_key_env": "OPENAI_API_KEY", "base_url": "http://x"},
             "note": f"called with {secret}",
             "max_new_tokens": 8,
+            "n_input_tokens": 3,
+            "input_tokens": 4,
+            "hf_token": "hf_abcdefghijkl",
+            "tokenizer": "local",
         }
     )
     text = (tmp_path / "manifests" / "r1.json").read_text()
     assert secret not in text
     [manifest] = store.manifests()
     assert manifest["api"] == {"api_key_env": "OPENAI_API_KEY", "base_url": "http://x"}
-    assert manifest["max_new_tokens"] == 8
+    assert manifest["note"] == "called with ***"
+    assert (manifest["max_new_tokens"], manifest["n_input_tokens"], manifest["input_tokens"]) == (8, 3, 4)
+    assert "hf_token" not in manifest and manifest["tokenizer"] == "local"
     with pytest.raises(StoreError, match="run_id"):
         store.write_manifest({"run_id": "../escape"})
 
