@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm import tqdm
 
 from personalib.backends.base import Backend, Result
