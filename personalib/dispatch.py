@@ -29,7 +29,11 @@ __all__ = ["Counts", "pending", "reuse", "send"]
 
 @dataclass
 class Counts:
-    """Entries of a run: planned = skipped (already stored) + reused + generated + failed + not sent."""
+    """Entries of a run: planned = skipped (already stored) + reused + generated + failed + not sent.
+
+    `failed`: sent, but the backend gave no answer (it stopped at its failure bound); entries of a
+    chunk cut short by Ctrl-C/SIGTERM, and of datasets a stopped run never reached, are "not sent".
+    """
 
     planned: int = 0
     skipped: int = 0
@@ -121,10 +125,14 @@ def send(
                 )
             requests.append(request)
         results: list[Result] = []
+        interrupted = False
         try:
             for result in backend.generate(requests, maker.decoding):
                 results.append(result)
                 bar.update(len(labels.get(result.key, (None,))))
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stopped, not failed
+            interrupted = True
+            raise
         finally:  # what finished is stored even when the backend stops (bounded failure, Ctrl-C)
             rows = [
                 _result_row(entry, maker.model, result, run_id, "generated")
@@ -134,5 +142,6 @@ def send(
             if rows:
                 store.append(rows)
             counts.generated += len(rows)
-            done = {r.key for r in results}
-            counts.failed += sum(len(labels.get(key, (None,))) for key in chunk if key not in done)
+            if not interrupted:
+                done = {r.key for r in results}
+                counts.failed += sum(len(labels.get(key, (None,))) for key in chunk if key not in done)

@@ -292,23 +292,35 @@ def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
         ctx.manifest["models"].append(entry)
         if backend is not None:
             _record_plans(ctx, run, maker, entry)
-        for dataset, items in run.items.items():
-            counts = Counts()
-            try:
-                if backend is None:
-                    entries = plan_entries(maker, dataset, items, ctx.personas, ctx.options.shard)
-                else:
-                    entries = _planned_entries(ctx, entry["datasets"][dataset]["plan"], items)
-                _run_dataset(ctx, run, dataset, items, entries, maker, backend, entry, counts)
-            finally:
-                ctx.total.add(counts)
-                model_counts = Counts(**entry["counts"])
-                model_counts.add(counts)
-                entry["counts"] = asdict(model_counts)
-                ctx.rows.append({"model": run.params.name, "dataset": dataset, "counts": asdict(counts)})
+        todo = list(run.items)
+        try:
+            while todo:
+                dataset = todo[0]
+                counts = Counts()
+                try:
+                    if backend is None:
+                        entries = plan_entries(maker, dataset, run.items[dataset], ctx.personas, ctx.options.shard)
+                    else:
+                        entries = _planned_entries(ctx, entry["datasets"][dataset]["plan"], run.items[dataset])
+                    _run_dataset(ctx, run, dataset, run.items[dataset], entries, maker, backend, entry, counts)
+                finally:
+                    _account(ctx, run, entry, todo.pop(0), counts)
+        finally:  # datasets a stopped run never reached: planned (recorded), nothing done
+            for dataset in todo:
+                planned = entry["datasets"].get(dataset, {}).get("planned", 0)
+                _account(ctx, run, entry, dataset, Counts(planned=planned))
     finally:
         if backend is not None:
             backend.close()
+
+
+def _account(ctx: _Context, run: _ModelRun, entry: dict[str, Any], dataset: str, counts: Counts) -> None:
+    """Add one dataset's counts to the model's, the run's and the summary's."""
+    ctx.total.add(counts)
+    model_counts = Counts(**entry["counts"])
+    model_counts.add(counts)
+    entry["counts"] = asdict(model_counts)
+    ctx.rows.append({"model": run.params.name, "dataset": dataset, "counts": asdict(counts)})
 
 
 def _record_plans(ctx: _Context, run: _ModelRun, maker: RequestMaker, entry: dict[str, Any]) -> None:

@@ -31,8 +31,9 @@ class EchoBackend:
     name = "echo"
     tokenizer = None
 
-    def __init__(self, fail_after: int | None = None) -> None:
+    def __init__(self, fail_after: int | None = None, interrupt_after: int | None = None) -> None:
         self.fail_after = fail_after
+        self.interrupt_after = interrupt_after
         self.sent: list[Request] = []
         self.closed = False
 
@@ -43,6 +44,8 @@ class EchoBackend:
         for request in list(requests)[::-1]:  # any order is allowed
             if self.fail_after is not None and len(self.sent) >= self.fail_after:
                 raise PersonalibError("echo backend: failure bound reached")
+            if self.interrupt_after is not None and len(self.sent) >= self.interrupt_after:
+                raise KeyboardInterrupt
             self.sent.append(request)
             content = request.messages[-1]["content"]
             yield Result(key=request.key, text=f"A ({len(content)})", finish_reason="stop", n_output_tokens=2)
@@ -134,6 +137,23 @@ def test_failure_stores_what_finished_and_a_rerun_completes(tmp_path: Path) -> N
     summary = _run(profile, backend)
     assert summary["counts"]["skipped"] == 10 and len(backend.sent) == 22
     assert store.read().num_rows == 32 and store.read_raw().num_rows == 32
+
+
+def test_interrupt_stores_what_finished_and_counts_the_rest_as_not_sent(tmp_path: Path) -> None:
+    profile = _write_profile(tmp_path)
+    out = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        generate(
+            load_profile(profile), GenerateOptions(progress=False, chunk_size=4),
+            backend_factory=lambda m: EchoBackend(interrupt_after=6), out=out,
+        )  # fmt: skip
+    store = Store(tmp_path / "store")
+    assert store.read().num_rows == 6
+    [manifest] = store.manifests()
+    assert manifest["status"] == "interrupted"
+    assert manifest["counts"] == {"planned": 32, "skipped": 0, "reused": 0, "generated": 6, "failed": 0}
+    total = next(line for line in out.getvalue().splitlines() if line.strip().startswith("total"))
+    assert "planned        32" in total  # the dataset never reached is in the summary too
 
 
 def test_same_request_under_two_labels_is_sent_once_and_stored_for_both(tmp_path: Path) -> None:
