@@ -16,10 +16,11 @@ Rules:
   The smaller size is kept for the rest of the run.
 - dtype `auto` (`resolve_dtype`): bfloat16 on CUDA when the GPU supports it, else float16 on CUDA;
   on CPU bfloat16 when the CPU has native bf16 instructions (oneDNN reports bf16 support: AVX512-BF16
-  or AMX), else float32. Measured on the project's 2-core AMD EPYC (AVX512-BF16), batch 16-64 of
-  persona prompts: bfloat16 6-7 prompts/s vs float32 1.2-3.9 prompts/s, so bf16 is the faster
-  choice there. bf16 rounding can make a batched answer differ from the same prompt run alone;
-  set `dtype: float32` where bit-stable outputs matter more than speed (the demo model does).
+  or AMX), else float32. Measured on the project's 2-core AMD EPYC (AVX512-BF16), embedded model,
+  one batch of 32 persona prompts, 4 new tokens, one thread, three runs each: bfloat16 4.2-4.7 s,
+  float32 8.2-9.0 s, so bf16 is the faster choice there. bf16 rounding can make a batched answer
+  differ from the same prompt run alone; set `dtype: float32` where bit-stable outputs matter more
+  than speed (the demo model does).
 - Finish reason: "stop" when the model emitted an end-of-sequence token, "length" otherwise.
 """
 
