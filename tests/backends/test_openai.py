@@ -114,3 +114,43 @@ def test_prompt_only_request_is_refused(fake_openai) -> None:
     with pytest.raises(PersonalibError, match="chat messages"):
         list(_backend(server).generate([Request(key="k", messages=None, prompt="hello")], Decoding()))
     assert server.requests() == []
+
+
+def test_engine_run_stops_at_the_bound_then_resumes(fake_openai, tmp_path, monkeypatch) -> None:
+    """`generate` with the openai backend: a run that hits the retry bound stores what succeeded and
+    says why; the rerun sends only the rest; every answer is stored once and is the server's."""
+    import io
+
+    import yaml
+
+    from personalib.generate import GenerateOptions, generate
+    from personalib.params import load_profile
+    from personalib.store import Store
+
+    server = fake_openai(Faults(rate_500=0.5, seed=4))
+    monkeypatch.setenv("PERSONALIB_TEST_API_KEY", KEY)
+    params = {
+        "name": "fake", "display_name": "fake", "backend": "openai", "model_id": MODEL, "persona_placement": "system",
+        "api": {"base_url": server.base_url, "api_key_env": "PERSONALIB_TEST_API_KEY", "concurrency": 4,
+                "max_retries": 1, "timeout_s": 5},
+    }  # fmt: skip
+    (tmp_path / "fake.yaml").write_text(yaml.safe_dump(params))
+    profile = {"name": "run", "models": [str(tmp_path / "fake.yaml")], "datasets": {"mmlu": {"demo": True, "limit": 4}},
+               "persona_sets": ["empty", "control"], "store": str(tmp_path / "store"), "reports": str(tmp_path / "reports")}  # fmt: skip
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(profile))
+    options = GenerateOptions(progress=False, chunk_size=16)
+    with pytest.raises(PersonalibError, match="times in a row"):
+        generate(load_profile(tmp_path / "run.yaml"), options, out=io.StringIO())
+    store = Store(tmp_path / "store")
+    first = len(store.read_raw(["key"]))
+    assert 0 < first < 31 * 4
+    assert KEY not in "".join(p.read_text(errors="ignore") for p in (tmp_path / "store").rglob("*") if p.is_file())
+    server.faults = Faults()
+    sent_before = len(server.requests("/v1/chat/completions", outcome="ok"))
+    summary = generate(load_profile(tmp_path / "run.yaml"), options, out=io.StringIO())
+    assert summary["counts"]["skipped"] == first and summary["counts"]["generated"] == 31 * 4 - first
+    assert len(server.requests("/v1/chat/completions", outcome="ok")) - sent_before == 31 * 4 - first
+    rows = store.read_raw(["key", "text"]).to_pylist()
+    assert len(rows) == len({r["key"] for r in rows}) == 31 * 4
+    answers = {fake_answer(MODEL, e.body["messages"]) for e in server.requests("/v1/chat/completions", outcome="ok")}
+    assert {r["text"] for r in rows} <= answers
