@@ -1,0 +1,121 @@
+"""The shared figures of the reports (METHODS 5-6 figures): persona score distributions coloured
+by category with the no-persona and control personas marked, heatmaps, bars with a baseline.
+
+Each function returns a matplotlib Figure, or None after a note when there is nothing to draw, so
+a notebook cell never shows an empty or broken plot (issue 5 item 4).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from personalib.analysis.show import note
+
+EMPTY_CATEGORY = "empty"
+CONTROL_CATEGORY = "control"
+
+
+def category_palette(categories: list[str]) -> dict[str, object]:
+    """Stable colours per persona category; control grey, the no-persona condition black."""
+    regular = sorted(c for c in set(categories) if c not in (EMPTY_CATEGORY, CONTROL_CATEGORY))
+    colours = sns.color_palette("tab20", max(len(regular), 1))
+    palette: dict[str, object] = dict(zip(regular, colours))
+    palette[CONTROL_CATEGORY] = (0.6, 0.6, 0.6)
+    palette[EMPTY_CATEGORY] = (0.0, 0.0, 0.0)
+    return palette
+
+
+def persona_strip(scores: pd.DataFrame, *, value: str = "value", x: str = "dataset",
+                  col: str | None = "model", category: str = "category", title: str = "",
+                  ylabel: str = "score") -> Figure | None:
+    """One dot per persona and `x` (dataset, measure, attitude), coloured by persona category;
+    the no-persona condition is a black diamond and the control personas grey (METHODS 5 figures).
+
+    `scores`: long table with columns `x`, `value`, `category` and `col` (one panel per value).
+    """
+    data = scores.dropna(subset=[value]) if value in scores else scores.iloc[:0]
+    if data.empty:
+        note(f"{title or ylabel}: no defined scores to plot")
+        return None
+    data = data.assign(**{x: data[x].astype(str), category: data[category].astype(str)})
+    panels = list(dict.fromkeys(data[col].astype(str))) if col else [None]
+    order = list(dict.fromkeys(data[x]))
+    palette = category_palette(list(data[category].unique()))
+    width = max(4.0, 1.1 * len(order) + 2.5)
+    ncols = min(len(panels), 3)
+    nrows = -(-len(panels) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.2 * nrows), squeeze=False,
+                             sharey=True)
+    axes = [list(grid.flat)[: len(panels)]]
+    for ax in list(grid.flat)[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes[0], panels):
+        part = data if panel is None else data[data[col].astype(str) == panel]
+        regular = part[part[category] != EMPTY_CATEGORY]
+        sns.stripplot(data=regular, x=x, y=value, hue=category, order=order, palette=palette,
+                      jitter=0.25, size=5, alpha=0.8, ax=ax, legend=True)
+        empty = part[part[category] == EMPTY_CATEGORY]
+        if not empty.empty:
+            ax.scatter([order.index(v) for v in empty[x]], empty[value], marker="D", s=60,
+                       color="black", zorder=5, label="no persona")
+        ax.set_title(str(panel) if panel is not None else "")
+        ax.set_xlabel("")
+        ax.set_ylabel(ylabel)
+        ax.tick_params(axis="x", rotation=30)
+    seen: dict[str, object] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    handles, labels = list(seen.values()), list(seen)
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+               title="persona category")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(matrix: pd.DataFrame, *, title: str = "", center: float | None = 0.0,
+            vmin: float | None = -1.0, vmax: float | None = 1.0, cmap: str = "vlag",
+            fmt: str = ".2f", ax: plt.Axes | None = None) -> Figure | None:
+    """An annotated heatmap (correlation matrices, p-value tables); NaN cells left blank."""
+    values = matrix.apply(pd.to_numeric, errors="coerce")
+    if values.empty or values.isna().all().all():
+        note(f"{title or 'heatmap'}: every entry is undefined, nothing to plot")
+        return None
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(1.0 + 0.8 * values.shape[1], 0.8 + 0.5 * values.shape[0]))
+    else:
+        fig = ax.figure
+    sns.heatmap(values, annot=True, fmt=fmt, center=center, vmin=vmin, vmax=vmax, cmap=cmap,
+                ax=ax, cbar=own, annot_kws={"fontsize": 8})
+    ax.set_title(title)
+    if own:
+        fig.tight_layout()
+    return fig
+
+
+def bars(table: pd.DataFrame, *, x: str, y: str, title: str = "", baseline: float | None = None,
+         baseline_label: str = "baseline", hue: str | None = None) -> Figure | None:
+    """Bars of `y` per `x` (optionally grouped by `hue`), with a dashed horizontal baseline."""
+    data = table.dropna(subset=[y]) if y in table else table.iloc[:0]
+    if data.empty:
+        note(f"{title or y}: no defined values to plot")
+        return None
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * data[x].nunique() + 2), 3.8))
+    sns.barplot(data=data, x=x, y=y, hue=hue, ax=ax)
+    if baseline is not None and np.isfinite(baseline):
+        ax.axhline(baseline, ls="--", color="black", lw=1, label=baseline_label)
+        ax.legend(frameon=False)
+    ax.set_title(title)
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig

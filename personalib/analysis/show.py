@@ -1,0 +1,91 @@
+"""Displaying results in a notebook: tables with their reasons, plain-language notes.
+
+Degenerate data (issue 5 item 4) never shows as a wall of NaN: `table()` drops all-empty columns,
+writes an undefined value as "n/a", and lists each distinct `reason` once under the table;
+`note()` says plainly what could not be computed and why. Outside a notebook (plain Python,
+tests) both print text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+REASON = "reason"
+
+
+def _display(obj: object, text: str) -> None:
+    from IPython import get_ipython
+
+    if get_ipython() is None:
+        print(text)
+        return
+    from IPython.display import display
+
+    display(obj)
+
+
+def note(text: str) -> None:
+    """Show one plain-language note (what cannot be computed, and why)."""
+    from IPython.display import Markdown
+
+    _display(Markdown(f"> **Note.** {text}"), f"Note. {text}")
+
+
+def notes(texts: Iterable[str]) -> None:
+    """Show each distinct non-empty note once, in order."""
+    for text in dict.fromkeys(t for t in texts if isinstance(t, str) and t.strip()):
+        note(text)
+
+
+def heading(text: str, level: int = 3) -> None:
+    """A Markdown heading inside a cell's output (used where a cell loops over models)."""
+    from IPython.display import Markdown
+
+    _display(Markdown(f"{'#' * level} {text}"), text)
+
+
+def tidy(frame: pd.DataFrame | pd.Series, *, digits: int = 3) -> tuple[pd.DataFrame, list[str]]:
+    """The table as shown and its notes: index kept as columns, the `reason` column taken out,
+    all-empty columns dropped, floats rounded."""
+    df = frame.to_frame() if isinstance(frame, pd.Series) else frame.copy()
+    if not isinstance(df.index, pd.RangeIndex) or any(n is not None for n in df.index.names):
+        df = df.reset_index()
+    reasons: list[str] = []
+    if REASON in df.columns:
+        reasons = [str(r) for r in df[REASON].dropna().unique() if str(r).strip()]
+        df = df.drop(columns=REASON)
+    df = df.loc[:, [c for c in df.columns if df[c].notna().any()]]
+    for col in df.columns:
+        if pd.api.types.is_float_dtype(df[col]):
+            df[col] = df[col].round(digits)
+    return df, reasons
+
+
+def table(frame: pd.DataFrame | pd.Series, *, caption: str | None = None, digits: int = 3,
+          empty: str = "nothing to show") -> None:
+    """Show a result table; an empty one is a note saying `empty`, undefined cells read n/a and
+    the table's reasons (a `reason` column, `attrs["notes"]`) follow as notes."""
+    df, reasons = tidy(frame, digits=digits)
+    reasons += [str(n) for n in getattr(frame, "attrs", {}).get("notes", [])]
+    if df.empty or df.shape[1] == 0:
+        note(f"{caption + ': ' if caption else ''}{empty}")
+        notes(reasons)
+        return
+    styler = df.style.hide(axis="index").format(precision=digits, na_rep="n/a")
+    if caption:
+        styler = styler.set_caption(caption)
+    _display(styler, (caption + "\n" if caption else "") + df.to_string(index=False, na_rep="n/a"))
+    notes(reasons)
+
+
+def figure(fig: object) -> None:
+    """Show a figure once (as an embedded PNG in the report) and close it; None shows nothing
+    (the figure function has already said why there was nothing to draw)."""
+    if fig is None:
+        return
+    import matplotlib.pyplot as plt
+
+    _display(fig, f"[figure: {getattr(fig, '_suptitle', None) and fig._suptitle.get_text() or 'plot'}]")
+    plt.close(fig)  # type: ignore[arg-type]

@@ -1,0 +1,83 @@
+"""Every research-question notebook in notebooks/, executed by papermill on the fixture stores
+(issue 5: `make test` covers the notebooks): across models and for one model on the rich fixture,
+and across models on the degenerate fixture (one model, three personas, BBQ only, identical
+answers), where every report must still build and say what it cannot compute."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from personalib.reports.run import ReportJob, ReportSettings, build_report, discover_notebooks
+from tests.analysis.fixture_store import MODELS, PERSONAS
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = discover_notebooks(REPO / "notebooks")
+EXPECTED = ["rq1_performance", "rq2_bias", "rq3_attitudes", "rq4_refusals"]
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_four_research_question_notebooks_are_there() -> None:
+    assert [p.stem for p in NOTEBOOKS] == EXPECTED
+
+
+def _settings(profile: Path, store: Path, out: Path, persona_sets: list[str]) -> ReportSettings:
+    return ReportSettings(profile=str(profile), store=store, output_dir=out,
+                          persona_sets=tuple(persona_sets), parsing="faithful", cwd=REPO,
+                          cell_timeout=300)
+
+
+def _errors(nb: nbformat.NotebookNode) -> list[str]:
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def _text_of(nb: nbformat.NotebookNode) -> str:
+    parts = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            data = o.get("data", {})
+            parts.append(str(data.get("text/markdown", "")) + str(data.get("text/plain", ""))
+                         + str(data.get("text/html", ""))
+                         + str(o.get("text", "")))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_on_two_models(notebook: Path, fixture_paths, tmp_path: Path) -> None:
+    profile, store = fixture_paths
+    settings = _settings(profile, store, tmp_path, list(PERSONAS))
+    for job in (ReportJob(notebook, "all", MODELS), ReportJob(notebook, MODELS[0], MODELS[:1])):
+        outcome = build_report(job, settings)
+        assert outcome.status == "built", outcome.reason
+        nb = nbformat.read(tmp_path / f"{job.base}.ipynb", as_version=4)
+        assert _errors(nb) == []
+        html = (tmp_path / f"{job.base}.html").read_text(encoding="utf-8")
+        assert html.count("data:image/png;base64,") >= 1, "no embedded figure"
+        assert "Traceback" not in html
+        assert "Deviations from the original analysis" in html  # provenance closes every report
+        side = json.loads((tmp_path / f"{job.base}.json").read_text(encoding="utf-8"))
+        assert side["status"] == "ok" and side["headline"], side
+        assert side["values"], "no key numbers recorded"
+        assert "nan" not in side["headline"].lower()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_on_degenerate_data_says_what_it_cannot_compute(notebook: Path, degenerate_paths,
+                                                                  tmp_path: Path) -> None:
+    profile, store = degenerate_paths
+    settings = _settings(profile, store, tmp_path, ["regular", "empty", "control"])
+    job = ReportJob(notebook, "all", ("zephyr",))
+    outcome = build_report(job, settings)
+    assert outcome.status == "built", outcome.reason
+    nb = nbformat.read(tmp_path / f"{job.base}.ipynb", as_version=4)
+    assert _errors(nb) == []
+    text = _text_of(nb)
+    assert "Note." in text  # at least one plain-language note of what could not be computed
+    assert "NaN" not in text.replace("n/a", "")
+    side = json.loads((tmp_path / f"{job.base}.json").read_text(encoding="utf-8"))
+    assert side["headline"]
