@@ -61,7 +61,7 @@ class ApiParams(_Strict):
     """OpenAI-compatible API settings; the key itself is read from the env variable `api_key_env`."""
 
     base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str | None = "OPENAI_API_KEY"  # null: a local server (base_url) that needs no key
     concurrency: int = Field(16, ge=1)
     max_retries: int = Field(6, ge=0)
     timeout_s: float = Field(60.0, gt=0.0)
@@ -70,13 +70,21 @@ class ApiParams(_Strict):
 
     @field_validator("api_key_env")
     @classmethod
-    def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.match(value):
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
             raise ValueError(
                 "must be the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key "
                 "itself: secrets come from the environment only"
             )
         return value
+
+    @model_validator(mode="after")
+    def _key_or_local(self) -> ApiParams:
+        if self.api_key_env is None and not self.base_url:
+            raise ValueError("api_key_env: null is only for a local server given in base_url "
+                             "(vllm serve, TGI, Ollama); the OpenAI API needs the NAME of the key's "
+                             "environment variable")
+        return self
 
 
 class ModelParams(_Strict):

@@ -125,6 +125,12 @@ def test_api_backend_gets_default_api_block(tmp_path: Path):
     assert load_model(path).api.api_key_env == "OPENAI_API_KEY"
 
 
+def test_local_server_needs_no_key_variable(tmp_path: Path):
+    path = _model(tmp_path, backend="openai", revision=None,
+                  api={"base_url": "http://127.0.0.1:8000/v1", "api_key_env": None})
+    assert load_model(path).api.api_key_env is None
+
+
 @pytest.mark.parametrize(
     ("changes", "needles"),
     [
@@ -142,6 +148,7 @@ def test_api_backend_gets_default_api_block(tmp_path: Path):
         ({"prompt_format": "completion", "persona_placement": "system"}, ["needs a chat template"]),
         ({"backend": "openai", "prompt_format": "completion"}, ["takes chat messages only"]),
         ({"backend": "openai", "api": {"api_key_env": "sk-abc123"}}, ["field api.api_key_env = 'sk-abc123'", "never the key"]),
+        ({"backend": "openai", "api": {"api_key_env": None}}, ["only for a local server given in base_url"]),
         ({"backend": "openai", "api": {"usd_per_1m_input": -1}}, ["field api.usd_per_1m_input = -1"]),
         ({"backend": "openai", "api": {"key": "x"}}, ["unknown key api.key", "allowed here: base_url, api_key_env"]),
     ],
