@@ -325,3 +325,32 @@ def test_reference_release(reference_dir: Path, tmp_path: Path) -> None:
         dataset = "attitudes" if f.dataset_folder.startswith("attitudes") else f.dataset_folder
         assert table.loc[[(model, f.persona_set, f.stem, dataset, i) for i in ids]].tolist() == texts
     assert import_release(release, store).new_rows == 0
+
+
+def test_generate_on_a_released_profile_imports_the_release(release: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`generate` (hence `make reproduce PROFILE=released`) fills a `generations: released` store
+    from the pinned release in the cache instead of running any model; offline without the release
+    it says where to put it and writes nothing."""
+    import shutil
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    profile = yaml.safe_load((REPO / "params" / "profiles" / "released.yaml").read_text())
+    profile.update(store=str(tmp_path / "store"), reports=str(tmp_path / "reports"))
+    path = tmp_path / "released.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PERSONALIB_CACHE", str(cache))
+    monkeypatch.setenv("PERSONALIB_OFFLINE", "1")
+    assert main(["generate", "--profile", str(path)]) == 2
+    assert "PERSONALIB_OFFLINE" in capsys.readouterr().err and not (tmp_path / "store").exists()
+    shutil.copytree(release, cache / "release" / f"persona-behavior-{RELEASE_COMMIT}")
+    assert main(["generate", "--profile", str(path), "--models", "gpt-3.5"]) == 0
+    out = capsys.readouterr().out
+    assert "2 files, 1,634 generations (1,634 new)" in out
+    stored = Store(tmp_path / "store").generations()
+    assert set(stored["model"]) == {"gpt-3.5"} and len(stored) == 2 * 817

@@ -30,7 +30,7 @@ import sys
 
 from personalib.generate import GenerateOptions, generate
 from personalib.params import load_profile, resolve_path
-from personalib.store import corrupt_notices, parse_shard
+from personalib.store import Store, corrupt_notices, parse_shard
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +59,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the profile's generations; exit code 0 when nothing failed."""
     profile = load_profile(args.profile)
+    if profile.generations == "released":
+        return import_released(profile, args)
     options = GenerateOptions(
         models=args.models,
         datasets=args.datasets,
@@ -83,3 +85,23 @@ def run(args: argparse.Namespace) -> int:
     for line in corrupt_notices(summary["corrupt_set_aside"]):
         print(line, file=sys.stderr)
     return 1 if summary["counts"]["failed"] else 0
+
+
+def import_released(profile, args: argparse.Namespace) -> int:
+    """A `generations: released` profile is not generated: its store is filled with the original
+    study's released generations (`import-release --download`, pinned commit; issue 5 item 3)."""
+    from personalib.cli.import_release import print_summary
+    from personalib.release import RELEASE_COMMIT, RELEASE_REPO, download_release, import_release
+
+    store_path = resolve_path(args.store) if args.store else profile.store_path()
+    models = args.models or profile.models
+    print(f"profile {profile.name!r} analyses the study's released generations: importing "
+          f"{RELEASE_REPO}@{RELEASE_COMMIT[:12]} into {store_path} (models: {', '.join(models)}); "
+          "`python -m personalib import-release PATH` imports a local copy instead", file=sys.stderr)
+    if args.dry_run:
+        return 0
+    path = download_release(RELEASE_COMMIT)
+    summary = import_release(path, Store(store_path), commit=RELEASE_COMMIT, models=models,
+                             datasets=args.datasets)
+    print_summary(summary, store_path)
+    return 0

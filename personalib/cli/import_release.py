@@ -54,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
     summary = import_release(path, Store(store_path), commit=args.commit, models=args.models,
                              datasets=args.datasets, mmlu_ids=args.mmlu_ids, bbq_ids=args.bbq_ids,
                              skip_unknown=args.skip_unknown)
+    print_summary(summary, store_path)
+    return 0
+
+
+def print_summary(summary, store_path: Path) -> None:
+    """Counts per model, dataset and persona set of one import, then the totals."""
     print(f"{'model':<12} {'dataset':<11} {'persona set':<12} {'personas':>8} {'rows':>10}")
     for model, datasets in sorted(summary.counts.items()):
         for dataset, sets in sorted(datasets.items()):
@@ -61,4 +67,3 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{model:<12} {dataset:<11} {persona_set:<12} {counts['personas']:>8,} {counts['rows']:>10,}")
     print(f"{summary.files} files, {summary.rows:,} generations ({summary.new_rows:,} new) into {store_path}; "
           f"{len(summary.skipped_files)} files skipped; run {summary.run_id}")
-    return 0
