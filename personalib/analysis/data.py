@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from personalib import DATASETS
-from personalib.errors import PersonalibError
+from personalib.errors import PersonalibError, SourceMissingError
 from personalib.metrics import score
 from personalib.params import DatasetSpec, Profile, load_profile, resolve_path
 from personalib.personas import BUILTIN_SETS, load_persona_set
@@ -84,8 +84,10 @@ def _spec_key(spec: DatasetSpec) -> str:
 
 
 def _items_for(profile: Profile, models: Sequence[str], datasets: set[str],
-               cache: dict[tuple[str, str], pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
-    """model -> dataset -> items, loading each distinct dataset spec once."""
+               cache: dict[tuple[str, str], pd.DataFrame | None],
+               notes: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
+    """model -> dataset -> items, loading each distinct dataset spec once; a dataset whose source
+    is missing (no network, no user-supplied file) is left out with a note saying how to get it."""
     out: dict[str, dict[str, pd.DataFrame]] = {}
     for model in models:
         specs = profile.datasets_for(model)
@@ -95,8 +97,14 @@ def _items_for(profile: Profile, models: Sequence[str], datasets: set[str],
                 continue
             key = (name, _spec_key(specs[name]))
             if key not in cache:
-                cache[key] = load_items(name, specs[name])
-            out[model][name] = cache[key]
+                try:
+                    cache[key] = load_items(name, specs[name])
+                except SourceMissingError as exc:
+                    cache[key] = None
+                    notes.append(f"{name}: its items cannot be loaded, so its generations are left "
+                                 f"out: {exc}")
+            if cache[key] is not None:
+                out[model][name] = cache[key]
     return out
 
 
@@ -122,8 +130,8 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
     notes: list[str] = []
     if prof.personas is not None:
         personas = personas[personas["persona"].isin(prof.personas)].reset_index(drop=True)
-    cache: dict[tuple[str, str], pd.DataFrame] = {}
-    items_by_model = _items_for(prof, models, set(gens["dataset"].unique()), cache)
+    cache: dict[tuple[str, str], pd.DataFrame | None] = {}
+    items_by_model = _items_for(prof, models, set(gens["dataset"].unique()), cache, notes)
     parts = []
     for model in models:
         own = gens[gens["model"] == model]
@@ -132,8 +140,9 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
                          f"{', '.join(set_names)}; it is left out")
             continue
         unknown = sorted(set(own["dataset"]) - set(items_by_model[model]))
-        if unknown:
-            notes.append(f"{model}: generations for {', '.join(unknown)} are not in the profile's "
+        outside = [d for d in unknown if d not in prof.datasets_for(model)]
+        if outside:
+            notes.append(f"{model}: generations for {', '.join(outside)} are not in the profile's "
                          "datasets; they are left out")
             own = own[~own["dataset"].isin(unknown)]
         try:
@@ -147,10 +156,12 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
     scored["category"] = scored["persona"].map(_categories(personas)).fillna("unknown").astype(str)
     items = {}
     for (name, _), table in cache.items():
+        if table is None:
+            continue
         items[name] = table if name not in items else pd.concat(
             [items[name], table]).drop_duplicates("item_id", ignore_index=True)
     annotations = None
-    if "toxicity" in items:
+    if "toxicity" in items:  # its source loaded above, so the annotations load too
         spec = next(prof.datasets_for(m)["toxicity"] for m in models if "toxicity" in prof.datasets_for(m))
         from personalib.tasks import load_task
 

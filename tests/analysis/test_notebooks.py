@@ -15,14 +15,15 @@ from personalib.reports.run import ReportJob, ReportSettings, build_report, disc
 from tests.analysis.fixture_store import MODELS, PERSONAS
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = discover_notebooks(REPO / "notebooks")
+NOTEBOOKS = sorted(p for p in (REPO / "notebooks").glob("*.ipynb")
+                   if not p.name.startswith(("_", ".")))
 EXPECTED = ["rq1_performance", "rq2_bias", "rq3_attitudes", "rq4_refusals"]
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_four_research_question_notebooks_are_there() -> None:
-    assert [p.stem for p in NOTEBOOKS] == EXPECTED
+    assert [p.stem for p in discover_notebooks(REPO / "notebooks")] == EXPECTED
 
 
 def _settings(profile: Path, store: Path, out: Path, persona_sets: list[str]) -> ReportSettings:
