@@ -1,0 +1,318 @@
+"""RQ4: do personas change how often a model refuses to answer? (METHODS 4-6)
+
+A refusal is a hedge whose answer could not be extracted (METHODS 4); the refusal rate of a task
+is the mean over its items and the average rate the mean over the six tasks (attitudes,
+offensiveness, racism, TruthfulQA, MMLU, BBQ), computed by `metrics.refusal_rates`. This module
+turns a `Study` into RQ4's tables and figures: rates per persona and task, the most-refused
+personas, Cochran's Q on per-item refusals, cross-model consistency of the refusal rankings, std
+ratios against the control personas and near-synonymous persona pairs (METHODS 6). Every function
+works for one model or several and on degenerate data (no refusals at all, absent datasets): what
+cannot be computed is said in a `reason` column or in `attrs["notes"]`, never raised.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from personalib import DATASETS, metrics, stats
+from personalib.analysis.data import Study
+from personalib.analysis.figures import EMPTY_CATEGORY, bars, persona_strip
+from personalib.metrics.refusals import TASKS
+
+AVERAGE = "average"
+EMPTY = "empty"
+LABELS = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ", "attitudes": "attitudes",
+          "toxicity": "toxicity", "offensiveness": "offensiveness", "racism": "racism",
+          AVERAGE: "average"}
+_PARTIAL = "average refusal rate undefined for "
+_NONE_REFUSED = "no persona refused anything"
+
+
+def _with_notes(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    frame.attrs["notes"] = list(dict.fromkeys(n for n in notes if n))
+    return frame
+
+
+def absent_notes(study: Study) -> list[str]:
+    """One note per study dataset without generations in this store (METHODS 3)."""
+    return [f"no {LABELS[d]} generations in this store: its refusal rate is not computed"
+            for d in DATASETS if d not in study.datasets]
+
+
+def _model_rates(study: Study, model: str) -> tuple[pd.DataFrame, list[str]]:
+    """`metrics.refusal_rates` of one model, with the fallback average when tasks are missing."""
+    wide = metrics.refusal_rates(study.scored[study.scored["model"] == model])
+    raw = metrics.notes_of(wide)
+    present = [t for t in TASKS if wide[t].notna().any()]
+    notes = [f"{model}: {n}" for n in raw if not n.startswith(_PARTIAL) and not n.startswith("no ")]
+    partial = sum(n.startswith(_PARTIAL) for n in raw)
+    if partial:
+        notes.append(f"{model}: average refusal rate undefined for {partial} persona(s) lacking "
+                     "generations of some of the six tasks")
+    if present and wide[AVERAGE].isna().all():
+        missing = [LABELS[t] for t in TASKS if t not in present]
+        wide[AVERAGE] = wide[present].mean(axis=1)
+        notes.append(f"{model}: the average over the six tasks (METHODS 4) is undefined (no "
+                     f"generations for {', '.join(missing)}); 'average' here is the mean over the "
+                     f"{len(present)} task(s) present: {', '.join(LABELS[t] for t in present)}")
+    return wide, notes
+
+
+def refusal_table(study: Study) -> pd.DataFrame:
+    """Per model x persona: category, each task's refusal rate and the average (METHODS 4-5;
+    `metrics.refusal_rates` per model). Tasks without generations in any model are left out."""
+    parts, notes = [], absent_notes(study)
+    for model in study.models_present:
+        wide, own = _model_rates(study, model)
+        parts.append(wide)
+        notes += own
+    if not parts:
+        return _with_notes(pd.DataFrame(columns=["model", "persona_set", "persona", "category",
+                                                 AVERAGE]), notes + ["no generations to analyse"])
+    table = pd.concat(parts).reset_index()
+    table.insert(3, "category", table["persona"].map(_category_of(study)).fillna("unknown"))
+    tasks = [t for t in TASKS if table[t].notna().any()]
+    return _with_notes(table[["model", "persona_set", "persona", "category", *tasks, AVERAGE]], notes)
+
+
+def _category_of(study: Study) -> dict[str, str]:
+    cats = study.scored[["persona", "category"]].drop_duplicates("persona")
+    return dict(cats.itertuples(index=False))
+
+
+def average_rates(study: Study, *, include_empty: bool = True) -> pd.DataFrame:
+    """Tidy per-persona average refusal rate: model, persona, category, value (the input of the
+    METHODS 6 statistics); `include_empty=False` drops the no-persona condition."""
+    wide = refusal_table(study)
+    out = wide[["model", "persona", "category"]].assign(value=wide[AVERAGE].astype(float))
+    if not include_empty:
+        out = out[out["category"] != EMPTY_CATEGORY]
+    return _with_notes(out.reset_index(drop=True), wide.attrs["notes"])
+
+
+def long_rates(study: Study) -> pd.DataFrame:
+    """Per model x persona x task (and `average`): the refusal rate, long, for the strip figure."""
+    wide = refusal_table(study)
+    cols = [c for c in wide.columns if c in (*TASKS, AVERAGE)]
+    long = wide.melt(id_vars=["model", "persona", "category"], value_vars=cols, var_name="task",
+                     value_name="value")
+    long["task"] = long["task"].map(LABELS)
+    return _with_notes(long, wide.attrs["notes"])
+
+
+def _nothing_refused(avg: pd.DataFrame) -> list[str]:
+    """Models whose personas all have an average refusal rate of exactly 0."""
+    per_model = avg.dropna(subset=["value"]).groupby("model", sort=False)["value"]
+    return [m for m, v in per_model if len(v) and (v == 0).all()]
+
+
+def summary(study: Study) -> pd.DataFrame:
+    """Per model: personas, mean / min / max average refusal rate, the most-refused persona
+    (`stats.score_gap`), the no-persona rate and the largest synonym-pair difference
+    (`stats.refusal_pairs`) (METHODS 5-6), with a `reason` where one is undefined."""
+    avg = average_rates(study)
+    cols = ["model", "personas", "mean_rate", "min_rate", "max_rate", "max_persona",
+            "no_persona_rate", "synonym_pair", "synonym_diff", "reason"]
+    if avg.empty:
+        return _with_notes(pd.DataFrame(columns=cols), avg.attrs["notes"])
+    gap = stats.score_gap(avg.dropna(subset=["value"])).set_index("model")
+    pairs = stats.refusal_pairs(avg)
+    zero = _nothing_refused(avg)
+    rows = []
+    for model in study.models_present:
+        own = avg[avg["model"] == model]
+        reasons = []
+        g = gap.loc[model] if model in gap.index else None
+        if model in zero:
+            reasons.append(f"{model}: {_NONE_REFUSED}: there is no most-refused persona")
+        elif g is None or pd.isna(g["top_value"]):
+            reasons.append(f"{model}: no defined average refusal rate")
+        elif isinstance(g["reason"], str):
+            reasons.append(f"{model}: {g['reason']}")
+        empty = own.loc[own["persona"] == EMPTY, "value"]
+        if empty.empty:
+            reasons.append(f"{model}: the no-persona condition is not in the data")
+        syn = pairs[(pairs["model"] == model) & (pairs["kind"] == "synonym")].dropna(subset=["abs_diff"])
+        if syn.empty:
+            reasons.append(f"{model}: no synonym pair has both personas in the data")
+        top = g is not None and model not in zero and pd.notna(g["top_value"]) and g["gap"] > 0
+        rows.append({
+            "model": model, "personas": int(own["value"].notna().sum()),
+            "mean_rate": own["value"].mean(), "min_rate": own["value"].min(),
+            "max_rate": own["value"].max(), "max_persona": g["top_persona"] if top else None,
+            "no_persona_rate": float(empty.iloc[0]) if len(empty) else np.nan,
+            "synonym_pair": f"{syn.iloc[0]['persona_a']} / {syn.iloc[0]['persona_b']}" if len(syn) else None,
+            "synonym_diff": float(syn.iloc[0]["abs_diff"]) if len(syn) else np.nan,
+            "reason": "; ".join(reasons) or None})
+    return _with_notes(pd.DataFrame(rows, columns=cols), avg.attrs["notes"])
+
+
+def task_summary(study: Study) -> pd.DataFrame:
+    """Per model and task (and the average): mean rate over personas, highest rate and its
+    persona (`stats.score_gap`), the no-persona rate (METHODS 5)."""
+    long = long_rates(study).dropna(subset=["value"])
+    cols = ["model", "task", "mean_rate", "max_rate", "max_persona", "no_persona_rate", "reason"]
+    if long.empty:
+        return _with_notes(pd.DataFrame(columns=cols), ["no refusal rate to summarise"])
+    gap = stats.score_gap(long, by=("model", "task")).set_index(["model", "task"])
+    rows = []
+    for (model, task), part in long.groupby(["model", "task"], sort=False):
+        g = gap.loc[(model, task)]
+        none = bool((part["value"] == 0).all())
+        empty = part.loc[part["persona"] == EMPTY, "value"]
+        rows.append({"model": model, "task": task, "mean_rate": part["value"].mean(),
+                     "max_rate": part["value"].max(),
+                     "max_persona": None if none or g["gap"] == 0 else g["top_persona"],
+                     "no_persona_rate": float(empty.iloc[0]) if len(empty) else np.nan,
+                     "reason": f"{model}, {task}: {_NONE_REFUSED}" if none else None})
+    return _with_notes(pd.DataFrame(rows, columns=cols), [])
+
+
+def distribution_figure(study: Study) -> Figure | None:
+    """Refusal rate of every persona per task and on average, one panel per model, coloured by
+    category, no persona as a black diamond (METHODS 6 figures; `figures.persona_strip`)."""
+    long = long_rates(study)
+    return persona_strip(long, value="value", x="task", col="model", ylabel="refusal rate",
+                         title="Refusal rate per persona, per task and averaged over the tasks")
+
+
+def most_refused(study: Study, k: int = 5) -> pd.DataFrame:
+    """The k most and k least refused personas per model by average rate (`stats.top_bottom`);
+    a model where nobody refused anything is left out with a note (METHODS 6)."""
+    avg = average_rates(study)
+    zero = _nothing_refused(avg)
+    keep = avg[~avg["model"].isin(zero)].dropna(subset=["value"])
+    out = stats.top_bottom(keep, k=k).rename(columns={"value": "average_rate"})
+    out["end"] = out["end"].map({"top": "most refused", "bottom": "least refused"})
+    notes = [f"{m}: {_NONE_REFUSED}: every average refusal rate is 0, so there is no most-refused "
+             "persona" for m in zero]
+    return _with_notes(out, notes)
+
+
+def cochran_table(study: Study) -> pd.DataFrame:
+    """Cochran's Q per model and dataset on the items x personas matrix of per-item refusals
+    (`metrics.per_item(..., "refusal")`, `stats.cochrans_q_table`; METHODS 6)."""
+    parts = []
+    for dataset in study.datasets:
+        part = metrics.per_item(study.scored, dataset, "refusal")
+        parts.append(part.assign(dataset=dataset, refusal=part["refusal"].astype(float)))
+    cols = ["model", "dataset", "statistic", "dof", "p_value", "n", "k", "reason"]
+    if not parts:
+        return _with_notes(pd.DataFrame(columns=cols), absent_notes(study))
+    data = pd.concat(parts, ignore_index=True)
+    res = stats.cochrans_q_table(data, values="refusal")
+    refused = data.groupby(["model", "dataset"], sort=False)["refusal"].sum()
+    for i, row in res.iterrows():
+        if refused.get((row["model"], row["dataset"]), 1) == 0:
+            res.loc[i, "reason"] = (f"{row['model']}, {LABELS[row['dataset']]}: {_NONE_REFUSED} "
+                                    "(no item refused): Cochran's Q is undefined")
+    notes = [f"{r.model}, {r.dataset}: {r.note}" for r in res.itertuples()
+                                   if isinstance(r.note, str)]
+    res["dataset"] = res["dataset"].map(LABELS)
+    return _with_notes(res[cols].reset_index(drop=True), notes)
+
+
+def consistency_table(study: Study) -> pd.DataFrame:
+    """Kendall tau-b consistency of the average-refusal ranking between models within each
+    category (`stats.cross_model_consistency`, consistent when mean tau >= .5; METHODS 6). With
+    fewer than two models: an empty table and a note."""
+    models = study.models_present
+    if len(models) < 2:
+        return _with_notes(pd.DataFrame(), [
+            f"only one model ({', '.join(models) or 'none'}): cross-model consistency of the refusal "
+            "rankings needs at least two"])
+    avg = average_rates(study, include_empty=False).dropna(subset=["value"])
+    res = stats.cross_model_consistency(avg)
+    return _with_notes(res.drop(columns=["metric"]), [])
+
+
+def std_ratio_table(study: Study) -> pd.DataFrame:
+    """Per model and category: std (ddof=1) of the average refusal rate over the category's
+    personas divided by the control personas' std (`stats.std_ratios`; METHODS 6). The
+    no-persona condition, a single persona, is left out."""
+    avg = average_rates(study, include_empty=False).dropna(subset=["value"])
+    cols = ["model", "category", "n", "std", "control_std", "ratio", "reason"]
+    if avg.empty:
+        return _with_notes(pd.DataFrame(columns=cols), ["no average refusal rate to compare"])
+    res = stats.std_ratios(avg)
+    for i, row in res.iterrows():
+        if isinstance(row["reason"], str) and row["reason"].startswith("control std is 0") and \
+                row["model"] in _nothing_refused(avg):
+            res.loc[i, "reason"] = f"{row['model']}: {_NONE_REFUSED}: every std is 0, ratio undefined"
+    return _with_notes(res[cols], [])
+
+
+def std_ratio_figure(study: Study) -> Figure | None:
+    """Bars of the std ratio per category and model, with the control level 1 dashed (METHODS 6
+    figures; `figures.bars`)."""
+    ratios = std_ratio_table(study)
+    fig = bars(ratios, x="category", y="ratio", hue="model", baseline=1.0,
+               baseline_label="control personas (ratio 1)",
+               title="Spread of average refusal rates per category relative to control")
+    if fig is not None:
+        ax = fig.axes[0]
+        ax.set_ylabel("std / control std")
+        plt.setp(ax.get_xticklabels(), ha="right")
+        fig.tight_layout()
+    return fig
+
+
+def pair_table(study: Study, control_top: int = 3) -> pd.DataFrame:
+    """Near-synonymous persona pairs (`stats.refusal_pairs` on the average rate: the study's
+    synonym pairs and every pair of control personas, METHODS 6): all synonym pairs and the
+    `control_top` control pairs with the largest difference per model."""
+    avg = average_rates(study)
+    cols = ["model", "kind", "persona_a", "persona_b", "rate_a", "rate_b", "diff", "abs_diff", "reason"]
+    if avg.empty:
+        return _with_notes(pd.DataFrame(columns=cols), ["no average refusal rate to compare"])
+    pairs = stats.refusal_pairs(avg)
+    control = pairs[pairs["kind"] == "control"]
+    shown = pd.concat([pairs[pairs["kind"] == "synonym"],
+                       control.groupby("model", sort=False).head(control_top)])
+    order = {m: i for i, m in enumerate(study.models_present)}
+    shown = shown.sort_values(["model", "kind"], key=lambda s: s.map(order) if s.name == "model"
+                              else s.map({"synonym": 0, "control": 1}), kind="stable")
+    notes = [f"{m}: {len(c)} control pairs in all; the {min(control_top, len(c))} most different shown"
+             for m, c in control.groupby("model", sort=False)]
+    if control.empty:
+        notes.append("fewer than two control personas: no control pairs to compare")
+    return _with_notes(shown[cols].reset_index(drop=True), notes)
+
+
+def all_pairs(study: Study) -> pd.DataFrame:
+    """Every synonym and control pair's refusal-rate difference (`stats.refusal_pairs`)."""
+    avg = average_rates(study)
+    return stats.refusal_pairs(avg) if not avg.empty else pd.DataFrame()
+
+
+def key_numbers(table: pd.DataFrame) -> dict[str, object]:
+    """The recorded key numbers per model from `summary`: mean rate, max persona and rate,
+    no-persona rate, largest synonym-pair difference and pair."""
+    out: dict[str, object] = {}
+    for row in table.itertuples(index=False):
+        for name in ("mean_rate", "max_rate", "max_persona", "no_persona_rate", "synonym_diff",
+                     "synonym_pair"):
+            value = getattr(row, name)
+            out[f"{row.model}.{name}"] = None if value is None or pd.isna(value) else value
+    return out
+
+
+def headline_text(table: pd.DataFrame) -> str:
+    """One line per model joined by " | ": the range and mean of the average refusal rate and the
+    most-refused persona, or in words why they are undefined (never "nan")."""
+    parts = []
+    for r in table.itertuples(index=False):
+        if pd.isna(r.max_rate):
+            parts.append(f"{r.model}: no defined refusal rate")
+        elif r.max_rate == 0:
+            parts.append(f"{r.model}: {_NONE_REFUSED} (0% for all {r.personas} personas)")
+        else:
+            who = "no persona (empty)" if r.max_persona == EMPTY else r.max_persona
+            top = f"most refused: {who} ({r.max_rate:.1%})" if r.max_persona else "all personas equal"
+            none = f"; no persona {r.no_persona_rate:.1%}" if pd.notna(r.no_persona_rate) else ""
+            parts.append(f"{r.model}: refusal rates {r.min_rate:.1%}-{r.max_rate:.1%} across "
+                         f"{r.personas} personas (mean {r.mean_rate:.1%}); {top}{none}")
+    return " | ".join(parts) or "no generations to analyse: refusal rates undefined"
