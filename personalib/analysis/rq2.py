@@ -1,0 +1,336 @@
+"""RQ2 social bias: how personas move BBQ bias and the share of "unknown" answers (METHODS 5-6).
+
+Every function takes a `Study` (or the per-persona table `bias_scores` makes from it) and works for
+one model or several, never raising on degenerate data: what cannot be computed comes back as a
+plain-language note (`attrs["notes"]` or a `reason` column, which `show.table` prints).
+
+Workaround: `load_study` overwrites the scored rows' `category` column (the BBQ category of the
+item, which s_DIS / s_AMB average over, METHODS 5) with the persona's category. `bbq_rows` puts
+the BBQ category back from `study.items["bbq"]` before any metric sees the rows.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from personalib import metrics, stats
+from personalib.analysis.data import Study
+from personalib.analysis.figures import persona_strip
+from personalib.analysis.show import note
+from personalib.errors import PersonalibError
+from personalib.metrics import KEYS
+
+MEASURES: dict[str, str] = {"s_dis": "s_DIS", "s_amb": "s_AMB", "bias": "bias (mean)",
+                            "unknown_freq": "unknown frequency"}
+"""Per-persona BBQ measures (METHODS 5) and their display names."""
+NO_BBQ = "no BBQ generations in this store: the bias analysis of RQ2 cannot be computed"
+SCORE_COLUMNS = [*KEYS, "category", *MEASURES]
+
+
+def _with_notes(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    frame.attrs["notes"] = list(dict.fromkeys([*frame.attrs.get("notes", []), *notes]))
+    return frame
+
+
+def persona_categories(study: Study) -> dict[str, str]:
+    """Persona stem -> persona category (regular category, `control` or `empty`; METHODS 1)."""
+    cats = dict(study.personas.drop_duplicates("persona")[["persona", "category"]]
+                .itertuples(index=False))
+    return {str(k): str(v) for k, v in cats.items()}
+
+
+def bbq_rows(study: Study) -> pd.DataFrame:
+    """The scored BBQ rows with `category` = the item's BBQ category (see the module docstring);
+    empty when the store has no BBQ generations."""
+    rows = study.rows("bbq")
+    if rows.empty or "bbq" not in study.items:
+        return rows
+    items = study.items["bbq"]
+    bbq_cat = pd.Series(items["category"].astype(str).to_numpy(), index=items["item_id"].astype(str))
+    rows = rows.copy()
+    rows["category"] = rows["item_id"].astype(str).map(bbq_cat).fillna("unknown").astype("category")
+    return rows
+
+
+def bias_scores(study: Study) -> pd.DataFrame:
+    """One row per model x persona: persona `category`, `s_dis`, `s_amb`, `bias` = mean of the two,
+    `unknown_freq` (METHODS 5, via `metrics.bbq_bias`); the metric's notes say what is undefined."""
+    rows = bbq_rows(study)
+    if rows.empty:
+        return _with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [NO_BBQ])
+    try:
+        table = metrics.bbq_bias(rows)
+    except PersonalibError as exc:  # no bias targets: the metadata file was not loaded
+        return _with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [str(exc)])
+    out = table.reset_index()
+    out.attrs = {}  # reset_index keeps the metric's notes: they come back condensed below
+    out.insert(3, "category", out["persona"].astype(str).map(persona_categories(study)).fillna("unknown"))
+    return _with_notes(out[SCORE_COLUMNS], condense_notes(metrics.notes_of(table)))
+
+
+_CELL_NOTE = re.compile(r"^bias undefined for (?P<who>\S+) in (?P<cat>\S+) \((?P<cond>\w+)\): "
+                        r"every parsed answer is 'unknown'")
+
+
+def condense_notes(notes: list[str]) -> list[str]:
+    """The metric's one-note-per-cell "every parsed answer is 'unknown' (0/0)" notes (METHODS 5:
+    b undefined in a category x condition) as one sentence; other notes kept as they are."""
+    cells = [m for m in map(_CELL_NOTE.match, notes) if m]
+    rest = [n for n in notes if not _CELL_NOTE.match(n)]
+    if not cells:
+        return rest
+    who = sorted({m["who"] for m in cells})
+    conds = sorted({m["cond"] for m in cells})
+    return [f"b = 2 * n_biased / n_not_unknown - 1 is 0/0 (every answer 'unknown') in {len(cells)} "
+            f"persona x BBQ category x condition cell(s) ({', '.join(conds)}), of {len(who)} persona(s); "
+            "those cells are left out of the mean over categories (METHODS 5)", *rest]
+
+
+def long_scores(scores: pd.DataFrame, measures: list[str] | None = None) -> pd.DataFrame:
+    """The per-persona table melted to `measure`, `value` (display names of MEASURES)."""
+    measures = measures or list(MEASURES)
+    long = scores.melt(id_vars=[*KEYS, "category"], value_vars=measures, var_name="measure")
+    long["measure"] = long["measure"].map(MEASURES)
+    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    return long
+
+
+def bias_figure(scores: pd.DataFrame) -> Figure | None:
+    """Per-persona s_DIS, s_AMB and their mean, one panel per model, coloured by persona category,
+    no persona a black diamond (METHODS 6 figures); 0 = unbiased, 1 = always the stereotype."""
+    if scores.empty:
+        note(NO_BBQ)
+        return None
+    fig = persona_strip(long_scores(scores, ["s_dis", "s_amb", "bias"]), x="measure",
+                        title="BBQ bias per persona (METHODS 5)", ylabel="bias score (-1 to 1)")
+    if fig is not None:
+        for ax in fig.axes:
+            if ax.get_visible() and ax.get_ylabel():
+                ax.axhline(0.0, color="black", lw=0.8, ls=":")
+    return fig
+
+
+def unknown_figure(scores: pd.DataFrame) -> Figure | None:
+    """Per-persona share of "unknown" answers per model (METHODS 5; dotted line at the ideal .5)."""
+    if scores.empty:
+        note(NO_BBQ)
+        return None
+    long = long_scores(scores, ["unknown_freq"]).assign(x=lambda d: d["model"].astype(str))
+    fig = persona_strip(long, x="x", col=None, title='Share of "unknown" BBQ answers per persona',
+                        ylabel="unknown frequency")
+    if fig is not None:
+        ax = fig.axes[0]
+        ax.axhline(0.5, color="black", lw=0.8, ls=":")
+        ax.set_xlabel("model")
+    return fig
+
+
+def _tidy(scores: pd.DataFrame, value: str) -> pd.DataFrame:
+    return scores[["model", "persona", "category", value]].dropna(subset=[value])
+
+
+def top_bottom(scores: pd.DataFrame, value: str = "bias", k: int = 5) -> pd.DataFrame:
+    """The k most and least biased personas per model (`stats.top_bottom`, ties by stem)."""
+    if scores.empty:
+        return _with_notes(pd.DataFrame(columns=["model", "end", "rank", "persona", value]), [NO_BBQ])
+    return stats.top_bottom(_tidy(scores, value), value=value, k=k)
+
+
+def gaps(scores: pd.DataFrame) -> pd.DataFrame:
+    """Top-bottom gap of bias and of unknown frequency per model (`stats.score_gap`, METHODS 6)."""
+    if scores.empty:
+        return _with_notes(pd.DataFrame(columns=["model", "measure", "gap"]), [NO_BBQ])
+    parts = []
+    for value in ("bias", "unknown_freq"):
+        gap = stats.score_gap(scores[["model", "persona", value]], value=value)
+        parts.append(gap.assign(measure=MEASURES[value]))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["model", "measure", *[c for c in out.columns if c not in ("model", "measure")]]]
+
+
+def cochran(study: Study) -> pd.DataFrame:
+    """Cochran's Q per model over the items x personas matrix of per-item `biased` (items with a
+    bias target) and `unknown` answers (METHODS 6, `stats.cochrans_q_table`)."""
+    rows = bbq_rows(study)
+    if rows.empty:
+        return _with_notes(pd.DataFrame(columns=["model", "measure", "p_value"]), [NO_BBQ])
+    parts = []
+    for measure in ("biased", "unknown"):
+        part = rows[rows["target_loc"].notna()] if measure == "biased" else rows
+        long = metrics.per_item(part, "bbq", measure)
+        if long.empty:
+            continue
+        long[measure] = long[measure].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+        parts.append(stats.cochrans_q_table(long, values=measure, by=("model",)))
+    if not parts:
+        return _with_notes(pd.DataFrame(columns=["model", "measure", "p_value"]),
+                           ["no BBQ item has a bias target: Cochran's Q on biased answers is undefined"])
+    return pd.concat(parts, ignore_index=True).sort_values(["model", "measure"], kind="stable",
+                                                           ignore_index=True)
+
+
+def consistency(scores: pd.DataFrame) -> pd.DataFrame | None:
+    """Kendall tau-b cross-model consistency of bias and unknown-frequency rankings within each
+    persona category (METHODS 6); None after a note with fewer than two models."""
+    n_models = scores["model"].nunique() if not scores.empty else 0
+    if n_models < 2:
+        note(NO_BBQ if scores.empty else f"only one model ({', '.join(scores['model'].unique())}): "
+             "cross-model consistency of rankings needs at least two")
+        return None
+    long = long_scores(scores[scores["category"] != "empty"], ["bias", "unknown_freq"])
+    return stats.cross_model_consistency(long, metric="measure")
+
+
+def std_ratios(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per model and category, the std of bias and of unknown frequency divided by the control
+    personas' std (METHODS 6 disparity; the original built this figure from accuracy, METHODS 7)."""
+    if scores.empty:
+        return _with_notes(pd.DataFrame(columns=["model", "measure", "category", "ratio"]), [NO_BBQ])
+    long = long_scores(scores, ["bias", "unknown_freq"])
+    return stats.std_ratios(long, by=("model", "measure"))
+
+
+def std_ratio_figure(ratios: pd.DataFrame) -> Figure | None:
+    """Std ratios per category (bars), one panel per measure, one bar colour per model; the dashed
+    line at 1 is the control personas' spread."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = ratios.dropna(subset=["ratio"]) if "ratio" in ratios else ratios.iloc[:0]
+    if data.empty:
+        note("std ratios: no category has a defined ratio to plot (see the notes under the table)")
+        return None
+    panels = list(dict.fromkeys(data["measure"]))
+    n_cats = data["category"].nunique()
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.0, 0.6 * n_cats + 2.5) * len(panels), 4.2),
+                             squeeze=False)
+    for ax, measure in zip(axes[0], panels):
+        part = data[data["measure"] == measure]
+        sns.barplot(data=part, x="category", y="ratio", hue="model", ax=ax)
+        ax.axhline(1.0, ls="--", color="black", lw=1)
+        ax.set_title(measure)
+        ax.set_xlabel("persona category")
+        ax.set_ylabel("std / control std")
+        ax.tick_params(axis="x", rotation=40)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    fig.suptitle("Spread of BBQ bias and unknown frequency relative to control personas")
+    fig.tight_layout()
+    return fig
+
+
+def _mapping_notes(study: Study, table: pd.DataFrame) -> list[str]:
+    """Which mapped personas (METHODS 5 self-bias) are absent, and which present personas have
+    no BBQ group."""
+    mapping = metrics.load_group_mapping()
+    present = set(study.scored["persona"].astype(str))
+    absent = sorted(set(mapping) - present)
+    regular = sorted(p for p in present if p not in mapping
+                     and persona_categories(study).get(p) not in ("control", "empty"))
+    out = []
+    if absent:
+        out.append(f"{len(absent)} of the {len(mapping)} personas mapped to a BBQ group are not in "
+                   f"these data: {', '.join(absent)}")
+    if regular:
+        out.append(f"{len(regular)} persona(s) in the data have no BBQ group, so no self-bias: "
+                   f"{', '.join(regular)}")
+    return out
+
+
+def self_bias(study: Study) -> pd.DataFrame:
+    """Self-accuracy and self-bias of the personas whose demographic is a BBQ group, with their
+    ranks among all personas of the model and their whole-BBQ ranks (METHODS 5, `metrics.self_bias`)."""
+    rows = bbq_rows(study)
+    if rows.empty:
+        return _with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [NO_BBQ])
+    try:
+        table = metrics.self_bias(rows, study.items["bbq"])
+    except PersonalibError as exc:
+        return _with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [str(exc)])
+    reasons = []
+    for r in table[table["self_bias"].isna()].itertuples(index=False):
+        if not any(r.persona in n and "self-bias" in n for n in metrics.notes_of(table)):
+            reasons.append(f"self-bias undefined for {r.model}/{r.persona}: on its {r.n_items} items "
+                           "s_DIS or s_AMB is 0/0 (every answer 'unknown' in a context condition)")
+    return _with_notes(table, [*metrics.notes_of(table), *reasons, *_mapping_notes(study, table)])
+
+
+def self_differences(study: Study, kind: str = "accuracy") -> pd.DataFrame:
+    """Companion table (a) `kind="accuracy"`: self-accuracy minus all personas' accuracy, or (b)
+    `kind="own_group"`: own-group answer rate minus all personas', on the persona's items, by
+    context condition x question polarity (METHODS 5); one row per persona, one column per cell."""
+    rows = bbq_rows(study)
+    if rows.empty:
+        return _with_notes(pd.DataFrame(columns=[*KEYS, "group"]), [NO_BBQ])
+    fn = metrics.self_accuracy_differences if kind == "accuracy" else metrics.own_group_differences
+    long = fn(rows, study.items["bbq"])
+    if long.empty:
+        return _with_notes(pd.DataFrame(columns=[*KEYS, "group"]), metrics.notes_of(long))
+    long = long.assign(cell=long["context_condition"].astype(str) + " / "
+                       + long["question_polarity"].astype(str))
+    index = [*KEYS, "group", "cell"]
+    long = long.astype({c: str for c in index})
+    wide = long.set_index(index)["difference"].unstack("cell")
+    wide.columns.name = None
+    return _with_notes(wide.reset_index(), metrics.notes_of(long))
+
+
+def summary(scores: pd.DataFrame, cochran_table: pd.DataFrame) -> pd.DataFrame:
+    """Key numbers per model: personas scored, mean / min / max / range of bias, no-persona bias,
+    mean unknown frequency, Cochran's Q p-values (biased, unknown)."""
+    out = []
+    for model, sub in scores.groupby("model", sort=False):
+        bias = pd.to_numeric(sub["bias"], errors="coerce").dropna()
+        empty = pd.to_numeric(sub.loc[sub["category"] == "empty", "bias"], errors="coerce").dropna()
+        row = {"model": model, "n_personas": len(bias),
+               "mean_bias": bias.mean() if len(bias) else np.nan,
+               "min_bias": bias.min() if len(bias) else np.nan,
+               "max_bias": bias.max() if len(bias) else np.nan,
+               "bias_range": bias.max() - bias.min() if len(bias) >= 2 else np.nan,
+               "no_persona_bias": empty.iloc[0] if len(empty) else np.nan,
+               "mean_unknown_freq": pd.to_numeric(sub["unknown_freq"], errors="coerce").mean()}
+        for measure in ("biased", "unknown"):
+            hit = cochran_table[(cochran_table["model"] == model) & (cochran_table["measure"] == measure)]
+            row[f"cochran_p_{measure}"] = float(hit["p_value"].iloc[0]) if len(hit) else np.nan
+        out.append(row)
+    return pd.DataFrame(out, columns=["model", "n_personas", "mean_bias", "min_bias", "max_bias",
+                                      "bias_range", "no_persona_bias", "mean_unknown_freq",
+                                      "cochran_p_biased", "cochran_p_unknown"])
+
+
+def key_numbers(table: pd.DataFrame) -> dict[str, float | int | None]:
+    """The summary as flat record keys `<model>.<number>` (characters outside [A-Za-z0-9_.-]
+    become `-`); NaN becomes None (JSON null)."""
+    out: dict[str, float | int | None] = {}
+    for row in table.to_dict("records"):
+        model = re.sub(r"[^A-Za-z0-9_.\-]", "-", str(row.pop("model")))
+        for name, value in row.items():
+            out[f"{model}.{name}"] = None if pd.isna(value) else value
+    return out
+
+
+def headline_text(scores: pd.DataFrame) -> str:
+    """One line per study: per model the most and least biased persona, the gap and the no-persona
+    bias; says in words when bias is undefined."""
+    if scores.empty:
+        return NO_BBQ
+    parts = []
+    for model, sub in scores.groupby("model", sort=False):
+        gap = stats.score_gap(sub[["model", "persona", "bias"]], value="bias").iloc[0]
+        empty = sub.loc[sub["category"] == "empty", "bias"].dropna()
+        none = f"; no persona {empty.iloc[0]:.2f}" if len(empty) else ""
+        if pd.isna(gap["gap"]):
+            parts.append(f"{model}: BBQ bias is defined for only {gap['n_personas']} persona(s), "
+                         "so there is no gap")
+        elif gap["gap"] == 0:
+            parts.append(f"{model}: all {gap['n_personas']} personas have the same BBQ bias "
+                         f"({gap['top_value']:.2f})")
+        else:
+            parts.append(f"{model}: BBQ bias highest for {gap['top_persona']} ({gap['top_value']:.2f}), "
+                         f"lowest for {gap['bottom_persona']} ({gap['bottom_value']:.2f}), gap "
+                         f"{gap['gap']:.2f} across {gap['n_personas']} personas{none}")
+    return " | ".join(parts)
