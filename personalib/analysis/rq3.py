@@ -1,0 +1,398 @@
+"""RQ3: attitudes and toxicity annotations of personas, and how they relate to humans' (METHODS 5-6).
+
+Attitude scores and toxicity ratings come from `personalib.metrics` (reverse scoring applied once,
+in `score()`), the tests and associations from `personalib.stats`; this module only selects the
+study's rows, arranges the results for the report and says in words what cannot be computed
+(no attitude or toxicity generations, no human annotations, one model, constant ratings).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from personalib import metrics, stats
+from personalib.analysis.data import Study
+from personalib.analysis.figures import bars, heatmap, persona_strip
+from personalib.analysis.show import note
+from personalib.errors import PersonalibError
+from personalib.metrics.common import with_notes
+
+ALPHA = 0.05
+MEASURE_NAMES = {"off": "offensiveness", "rac": "racism"}
+DATASET_NAMES = {"attitudes": "attitude questionnaire", "toxicity": "toxicity"}
+COMPARISONS = {"attitudes": "attitudes x attitudes", "annotations": "attitudes x annotations"}
+
+
+def missing(study: Study, dataset: str) -> str | None:
+    """A note when the store has no generations of `dataset` ("attitudes", "toxicity"), else None."""
+    name = DATASET_NAMES.get(dataset, dataset)
+    return None if dataset in study.datasets else f"no {name} generations in this store: nothing to compute"
+
+
+def _with_categories(table: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """A per-persona metric table (index KEYS) as columns, with the persona's category."""
+    out = table.reset_index()
+    cats = dict(study.scored[["persona", "category"]].drop_duplicates("persona").itertuples(index=False))
+    out["category"] = out["persona"].map(cats).fillna("unknown")
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def attitude_table(study: Study) -> pd.DataFrame:
+    """Per model and persona: the seven attitude scores (mean reverse-scored rating over
+    statements x variants, METHODS 5) and the persona category; empty with a note when absent."""
+    reason = missing(study, "attitudes")
+    return with_notes(pd.DataFrame(), [reason]) if reason else _with_categories(
+        metrics.attitude_scores(study.scored), study)
+
+
+def attitude_long(scores: pd.DataFrame) -> pd.DataFrame:
+    """`attitude_table` as one row per model x persona x attitude (columns attitude, value)."""
+    if scores.empty:
+        empty = pd.DataFrame(columns=["model", "persona_set", "persona", "category", "attitude", "value"])
+        return with_notes(empty, metrics.notes_of(scores))
+    dims = [c for c in scores.columns if c not in (*metrics.KEYS, "category")]
+    long = scores.melt(id_vars=[*metrics.KEYS, "category"], value_vars=dims, var_name="attitude",
+                       value_name="value")
+    return with_notes(long, metrics.notes_of(scores))
+
+
+def spread_summary(long: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per model and `by` (attitude, measure): the personas' range of scores, the lowest and highest
+    persona, the no-persona score and the control personas' mean (METHODS 6 figures)."""
+    rows = []
+    for (model, key), part in long.dropna(subset=["value"]).groupby(["model", by], sort=False):
+        ordered = part.sort_values(["value", "persona"], kind="stable")
+        empty = part.loc[part["category"] == "empty", "value"]
+        control = part.loc[part["category"] == "control", "value"]
+        rows.append({"model": model, by: key, "personas": len(part),
+                     "lowest": ordered["persona"].iloc[0], "min": ordered["value"].iloc[0],
+                     "highest": ordered["persona"].iloc[-1], "max": ordered["value"].iloc[-1],
+                     "range": ordered["value"].iloc[-1] - ordered["value"].iloc[0],
+                     "no persona": empty.iloc[0] if len(empty) else np.nan,
+                     "control mean": control.mean() if len(control) else np.nan})
+    return with_notes(pd.DataFrame(rows), metrics.notes_of(long))
+
+
+def attitude_figure(scores: pd.DataFrame) -> Figure | None:
+    """Strip plot of the attitude scores, one dot per persona and attitude, per model, coloured by
+    category, no persona a black diamond, control grey (METHODS 5; METHODS 6 figures)."""
+    if scores.empty:
+        note("; ".join(metrics.notes_of(scores)) or "no attitude scores to plot")
+        return None
+    return persona_strip(attitude_long(scores), x="attitude", col="model", ylabel="attitude score (1-5)",
+                         title="Attitude scores per persona (reverse items scored 6 - x)")
+
+
+def attitude_friedman(study: Study) -> pd.DataFrame:
+    """Friedman per model, family (regular = regular + empty, control) and attitude; blocks are
+    statements, each persona's value the mean over the instruction variants (METHODS 6)."""
+    reason = missing(study, "attitudes")
+    return with_notes(pd.DataFrame(), [reason]) if reason else stats.friedman_attitudes(
+        study.rows("attitudes"), value="value")
+
+
+def friedman_wide(table: pd.DataFrame) -> pd.DataFrame:
+    """The Friedman results as one row per model and attitude with the regular and control p-values
+    side by side; the reasons of undefined tests are kept, prefixed by their family."""
+    if table.empty:
+        return table
+    rows = []
+    for (model, attitude), part in table.groupby(["model", "attitude"], sort=False):
+        row: dict[str, object] = {"model": model, "attitude": attitude, "statements": int(part["n"].max())}
+        for res in part.itertuples(index=False):
+            row.update({f"p ({res.family})": res.p_value, f"k ({res.family})": res.k})
+        reasons = [f"{r.family}: {r.reason}" for r in part.itertuples() if isinstance(r.reason, str)]
+        rows.append({**row, "reason": "; ".join(reasons) or None})
+    return pd.DataFrame(rows)
+
+
+def significant_counts(table: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """Per model and family: attitudes tested (defined p-value) and those with p < `alpha`."""
+    if table.empty:
+        return pd.DataFrame(columns=["model", "family", "tested", "significant"])
+    flags = table.assign(tested=table["p_value"].notna(), significant=table["p_value"] < alpha)
+    return flags.groupby(["model", "family"], sort=False)[["tested", "significant"]].sum().reset_index()
+
+
+def attitude_consistency(scores: pd.DataFrame) -> pd.DataFrame:
+    """Kendall tau-b cross-model consistency of the persona ranking per category and attitude
+    (METHODS 6); empty with a note when fewer than two models scored attitudes."""
+    long = attitude_long(scores)
+    n_models = long["model"].nunique()
+    if n_models < 2:
+        why = "no attitude scores" if n_models == 0 else "only one model"
+        return with_notes(pd.DataFrame(), [
+            f"{why}: cross-model consistency of attitude rankings needs at least two models"])
+    out = stats.cross_model_consistency(long, metric="attitude").rename(columns={"metric": "attitude"})
+    single = out["n_personas"] < 2
+    notes = []
+    if single.any():
+        cats = ", ".join(dict.fromkeys(out.loc[single, "category"].astype(str)))
+        notes.append(f"categories with a single persona have no ranking to compare and are left out: {cats}")
+    return with_notes(out[~single].reset_index(drop=True), notes)
+
+
+def consistency_figure(table: pd.DataFrame) -> Figure | None:
+    """Heatmap of the mean Kendall tau per category (rows) and attitude (columns); consistent
+    when >= .5 (METHODS 6). None after a note when there is nothing to compare."""
+    if table.empty:
+        note("; ".join(metrics.notes_of(table)) or "no cross-model consistency to draw")
+        return None
+    matrix = table.pivot(index="category", columns="attitude", values="mean_tau")
+    matrix = matrix.reindex(columns=list(dict.fromkeys(table["attitude"])))
+    if matrix.isna().all().all():
+        note("cross-model consistency: every mean tau is undefined (see the reasons below)")
+        return None
+    fig, ax = plt.subplots(figsize=(2.5 + 1.1 * matrix.shape[1], 1.6 + 0.45 * matrix.shape[0]))
+    heatmap(matrix, title="Cross-model consistency of attitude rankings (mean Kendall tau-b)", ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("persona category")
+    plt.setp(ax.get_xticklabels(), rotation=35, ha="right", rotation_mode="anchor")
+    plt.setp(ax.get_yticklabels(), rotation=0)
+    fig.tight_layout()
+    return fig
+
+
+def consistent_rankings(table: pd.DataFrame) -> pd.DataFrame:
+    """The categories and attitudes whose persona ranking is consistent across models (mean tau
+    >= .5), with the consensus ranking, highest score first."""
+    if table.empty:
+        return table
+    keep = table["consistent"].fillna(False).astype(bool)
+    reasons = [str(r) for r in table["reason"].dropna().unique()]
+    out = table.loc[keep, ["category", "attitude", "n_models", "n_personas", "mean_tau", "ranking"]]
+    return with_notes(out, reasons)
+
+
+def toxicity_table(study: Study) -> pd.DataFrame:
+    """Per model and persona: mean offensiveness and racism rating (METHODS 5), and Krippendorff's
+    alpha (interval) of each against the per-tweet human mean when annotations are there."""
+    reason = missing(study, "toxicity")
+    if reason:
+        return with_notes(pd.DataFrame(), [reason])
+    means = metrics.toxicity_scores(study.scored)
+    notes = metrics.notes_of(means)
+    if study.annotations is None or study.annotations.empty:
+        notes.append("no human toxicity annotations in this study: Krippendorff's alpha is not computed")
+    else:
+        alpha = metrics.toxicity_alpha(study.scored, study.annotations)
+        notes += metrics.notes_of(alpha)
+        means = means.join(alpha.add_prefix("alpha_"))
+    return with_notes(_with_categories(means, study), notes)
+
+
+def toxicity_long(table: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
+    """Long table (model, persona, category, measure, value) of the `prefix`ed measure columns."""
+    cols = {f"{prefix}{m}": MEASURE_NAMES[m] for m in MEASURE_NAMES if f"{prefix}{m}" in table.columns}
+    own = [n for n in metrics.notes_of(table) if table.empty or ("alpha" in n) == bool(prefix)]
+    if not cols:
+        return with_notes(pd.DataFrame(columns=["model", "persona", "category", "measure", "value"]), own)
+    long = table.rename(columns=cols).melt(id_vars=[*metrics.KEYS, "category"],
+                                           value_vars=list(cols.values()), var_name="measure",
+                                           value_name="value")
+    return with_notes(long, own)
+
+
+def toxicity_figure(table: pd.DataFrame, *, alpha: bool = False) -> Figure | None:
+    """Strip plot per model of the mean toxicity ratings (or, `alpha=True`, of the alpha with the
+    human mean), one dot per persona, coloured by category (METHODS 6 figures)."""
+    long = toxicity_long(table, "alpha_" if alpha else "")
+    if long.empty:
+        note("; ".join(metrics.notes_of(long)) or "no toxicity ratings to plot")
+        return None
+    ylabel, title = (("Krippendorff's alpha vs human mean", "Agreement of each persona with the human "
+                      "annotators (interval alpha)") if alpha else
+                     ("mean rating (1-5)", "Mean toxicity ratings per persona"))
+    return persona_strip(long, x="measure", col="model", ylabel=ylabel, title=title)
+
+
+def toxicity_friedman(study: Study) -> pd.DataFrame:
+    """Friedman per model and measure: blocks = tweets, groups = all personas (METHODS 6)."""
+    reason = missing(study, "toxicity")
+    return with_notes(pd.DataFrame(), [reason]) if reason else stats.friedman_toxicity(
+        study.rows("toxicity"))
+
+
+def alpha_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model and measure: mean, min and max alpha over the personas with a defined alpha."""
+    long = toxicity_long(table, "alpha_")
+    grouped = long.groupby(["model", "measure"], sort=False)["value"]
+    out = grouped.agg(personas="count", mean_alpha="mean", min_alpha="min", max_alpha="max").reset_index()
+    out["reason"] = [None if n else "alpha is undefined for every persona" for n in out["personas"]]
+    return with_notes(out, metrics.notes_of(long))
+
+
+@dataclass
+class Associations:
+    """Human and per-model Pearson matrices (attitudes x attitudes, attitudes x annotations), the
+    random baseline's, and the notes on what could not be computed (METHODS 6)."""
+
+    attitudes: dict[str, stats.CorrelationResult] = field(default_factory=dict)
+    annotations: dict[str, stats.CorrelationResult] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    n_random: int = 0
+
+
+HUMANS, RANDOM = "humans", "random baseline"
+
+
+def _persona_index(frame: pd.DataFrame) -> pd.Index:
+    return pd.Index(frame["persona_set"].astype(str) + "/" + frame["persona"].astype(str), name="persona")
+
+
+def associations(study: Study) -> Associations:
+    """Humans' and each model's correlation matrices and the study's random baseline with as many
+    rows as the most personas any model scored (193 in the study; METHODS 6)."""
+    out = Associations()
+    for dataset, lost in (("attitudes", "no model correlations"),
+                          ("toxicity", "no attitude x annotation correlations for the models")):
+        if missing(study, dataset):
+            out.notes.append(f"no {DATASET_NAMES[dataset]} generations in this store: {lost}")
+    ann = study.annotations
+    if ann is None or ann.empty:
+        out.notes.append("no human annotations (largeScale.csv) in this study: there is no human "
+                         "matrix to compare the models with")
+    elif "toxicity" in study.items:
+        try:
+            people = stats.human_attitudes(ann)
+            out.attitudes[HUMANS] = stats.attitude_correlations(people)
+            means = stats.human_annotation_means(ann, study.items["toxicity"])
+            out.annotations[HUMANS] = stats.attitude_annotation_correlations(people, means)
+        except PersonalibError as exc:
+            out.notes.append(f"human correlations not computed: {exc}")
+    if missing(study, "attitudes"):
+        return out
+    scores = metrics.attitude_scores(study.scored)
+    for model in study.models_present:
+        own = scores.xs(model, level="model").reset_index()
+        if own.empty:
+            continue
+        att = own.set_index(_persona_index(own))[list(stats.ATTITUDES)]
+        out.attitudes[model] = stats.attitude_correlations(att)
+        out.n_random = max(out.n_random, len(att))
+        tox = study.rows("toxicity", model)
+        if not tox.empty:
+            ratings = tox.assign(persona=_persona_index(tox), rating=tox["rating"].astype(float))
+            means = stats.persona_annotation_means(ratings, study.items["toxicity"])
+            out.annotations[model] = stats.attitude_annotation_correlations(att, means)
+    if out.n_random:
+        out.attitudes[RANDOM] = stats.attitude_correlations(stats.random_attitudes(out.n_random))
+        out.annotations[RANDOM] = stats.attitude_annotation_correlations(
+            stats.random_attitudes(out.n_random), stats.random_annotation_means(out.n_random))
+    return out
+
+
+def correlation_figure(assoc: Associations, kind: str = "attitudes") -> Figure | None:
+    """Side-by-side heatmaps of the humans', each model's and the random baseline's Pearson
+    matrices (`kind` "attitudes" 7 x 7 or "annotations" 7 x 6; METHODS 6 figures)."""
+    mats = getattr(assoc, kind)
+    drawable = {k: v for k, v in mats.items() if not v.r.isna().all().all()}
+    skipped = [k for k in mats if k not in drawable]
+    if skipped:
+        note(f"{COMPARISONS[kind]}: every correlation is undefined for {', '.join(skipped)} "
+             f"({'; '.join(mats[k].reason or '' for k in skipped)})")
+    notes = [f"{k}: {v.reason}" for k, v in drawable.items() if v.reason]
+    if notes:
+        note(f"{COMPARISONS[kind]}, undefined correlations (blank cells): " + "; ".join(notes))
+    if not drawable:
+        note(f"{COMPARISONS[kind]}: no correlation matrix to draw")
+        return None
+    ncols = min(len(drawable), 2)
+    nrows = math.ceil(len(drawable) / ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(7.2 * ncols, 5.6 * nrows), squeeze=False)
+    axes = list(grid.flat)
+    for ax, (name, res) in zip(axes, drawable.items()):
+        heatmap(res.r, title=name, ax=ax)
+        ax.tick_params(axis="x", rotation=35, labelsize=8)
+        ax.tick_params(axis="y", rotation=0, labelsize=8)
+        plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    for ax in axes[len(drawable):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Pearson correlations, {COMPARISONS[kind]} (blank: undefined)")
+    fig.tight_layout()
+    return fig
+
+
+def similarity(assoc: Associations) -> pd.DataFrame:
+    """Cosine similarity of each model's and the random baseline's matrix with the humans': the 21
+    upper-triangle entries of the attitude matrix, all 42 of the attitude x annotation matrix."""
+    frames = []
+    for kind, part in (("attitudes", "upper"), ("annotations", "full")):
+        mats = getattr(assoc, kind)
+        if HUMANS not in mats or len(mats) < 2:
+            continue
+        models = {k: v for k, v in mats.items() if k not in (HUMANS, RANDOM)}
+        sim = stats.similarity_table(mats[HUMANS], models, mats.get(RANDOM),
+                                     part=part)  # type: ignore[arg-type]
+        frames.append(sim.assign(comparison=COMPARISONS[kind]))
+    if not frames:
+        return with_notes(pd.DataFrame(), assoc.notes or ["no matrices to compare"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["comparison", "model", "cosine", "n_entries", "reason"]]
+
+
+def similarity_figure(sim: pd.DataFrame, comparison: str) -> Figure | None:
+    """Bars of each model's cosine similarity with the humans, the random baseline dashed."""
+    part = sim[sim["comparison"] == comparison] if not sim.empty else sim
+    if part.empty:
+        note(f"{comparison}: no cosine similarity to plot")
+        return None
+    base = part.loc[part["model"] == RANDOM, "cosine"]
+    baseline = float(base.iloc[0]) if len(base) else None
+    fig = bars(part[part["model"] != RANDOM], x="model", y="cosine", baseline=baseline,
+               baseline_label=RANDOM, title=f"Similarity with humans, {comparison}")
+    if fig is not None:
+        ax = fig.axes[0]
+        ax.set_ylim(-1, 1)
+        ax.set_ylabel("cosine similarity with humans")
+        if ax.get_legend() is not None:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def _key(model: str) -> str:  # a record key part: letters, digits, _ . -
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", model)
+
+
+def key_numbers(counts: pd.DataFrame, alpha: pd.DataFrame, sim: pd.DataFrame) -> dict[str, object]:
+    """The report's key numbers: per model attitudes with Friedman p < .05 (regular / control),
+    mean alpha per measure, cosine similarities with humans and the random baseline's."""
+    out: dict[str, object] = {}
+    for row in counts.itertuples(index=False):
+        out[f"{_key(row.model)}.friedman_significant_{row.family}"] = int(row.significant)
+    for row in alpha.itertuples(index=False) if not alpha.empty else []:
+        out[f"{_key(row.model)}.mean_alpha_{row.measure}"] = row.mean_alpha
+    for row in sim.itertuples(index=False) if not sim.empty else []:
+        kind = "attitudes" if row.comparison == COMPARISONS["attitudes"] else "annotations"
+        out[f"{_key(row.model)}.cosine_{kind}"] = row.cosine
+    return out
+
+
+def headline_text(sim: pd.DataFrame, counts: pd.DataFrame, models: list[str]) -> str:
+    """One line: the model whose attitude correlations are most like the humans' (cosine, with the
+    random baseline); otherwise the Friedman counts; otherwise what is missing, in words."""
+    att = sim[sim["comparison"] == COMPARISONS["attitudes"]] if not sim.empty else sim
+    defined = att.dropna(subset=["cosine"]) if not att.empty else att
+    real = defined[defined["model"] != RANDOM] if not defined.empty else defined
+    if not real.empty:
+        best = real.sort_values("cosine", ascending=False, kind="stable").iloc[0]
+        base = defined.loc[defined["model"] == RANDOM, "cosine"]
+        base_txt = f"random baseline {base.iloc[0]:.2f}" if len(base) else "no random baseline"
+        others = "".join(f"; {r.model} {r.cosine:.2f}" for r in real.itertuples() if r.model != best["model"])
+        lead = "most similar to humans'" if len(real) > 1 else "compared with humans'"
+        return (f"{best['model']}: attitude correlations {lead}, cosine {best['cosine']:.2f}{others} "
+                f"({base_txt})")
+    if not counts.empty:
+        parts = [f"{r.model} {r.family} {int(r.significant)}/{int(r.tested)}" for r in counts.itertuples()]
+        return ("Attitude correlations with humans undefined; attitudes with Friedman p < .05: "
+                + ", ".join(parts))
+    return f"{', '.join(models) or 'no model'}: no attitude generations in this store, RQ3 not computed"
