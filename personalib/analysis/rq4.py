@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from personalib import DATASETS, metrics, stats
 from personalib.analysis.data import Study
@@ -121,7 +123,7 @@ def summary(study: Study) -> pd.DataFrame:
     gap = stats.score_gap(avg.dropna(subset=["value"])).set_index("model")
     pairs = stats.refusal_pairs(avg)
     zero = _nothing_refused(avg)
-    rows = []
+    rows, notes = [], list(avg.attrs["notes"])
     for model in study.models_present:
         own = avg[avg["model"] == model]
         reasons = []
@@ -134,10 +136,10 @@ def summary(study: Study) -> pd.DataFrame:
             reasons.append(f"{model}: {g['reason']}")
         empty = own.loc[own["persona"] == EMPTY, "value"]
         if empty.empty:
-            reasons.append(f"{model}: the no-persona condition is not in the data")
+            notes.append(f"{model}: the no-persona condition is not in the data")
         syn = pairs[(pairs["model"] == model) & (pairs["kind"] == "synonym")].dropna(subset=["abs_diff"])
         if syn.empty:
-            reasons.append(f"{model}: no synonym pair has both personas in the data")
+            notes.append(f"{model}: no synonym pair has both personas in the data")
         top = g is not None and model not in zero and pd.notna(g["top_value"]) and g["gap"] > 0
         rows.append({
             "model": model, "personas": int(own["value"].notna().sum()),
@@ -147,7 +149,7 @@ def summary(study: Study) -> pd.DataFrame:
             "synonym_pair": f"{syn.iloc[0]['persona_a']} / {syn.iloc[0]['persona_b']}" if len(syn) else None,
             "synonym_diff": float(syn.iloc[0]["abs_diff"]) if len(syn) else np.nan,
             "reason": "; ".join(reasons) or None})
-    return _with_notes(pd.DataFrame(rows, columns=cols), avg.attrs["notes"])
+    return _with_notes(pd.DataFrame(rows, columns=cols), notes)
 
 
 def task_summary(study: Study) -> pd.DataFrame:
@@ -222,8 +224,8 @@ def consistency_table(study: Study) -> pd.DataFrame:
     models = study.models_present
     if len(models) < 2:
         return _with_notes(pd.DataFrame(), [
-            f"only one model ({', '.join(models) or 'none'}): cross-model consistency of the refusal "
-            "rankings needs at least two"])
+            f"{'only one model (' + models[0] + ')' if models else 'no model with generations'}: "
+            "cross-model consistency of the refusal rankings needs at least two"])
     avg = average_rates(study, include_empty=False).dropna(subset=["value"])
     res = stats.cross_model_consistency(avg)
     return _with_notes(res.drop(columns=["metric"]), [])
@@ -252,11 +254,19 @@ def std_ratio_figure(study: Study) -> Figure | None:
     fig = bars(ratios, x="category", y="ratio", hue="model", baseline=1.0,
                baseline_label="control personas (ratio 1)",
                title="Spread of average refusal rates per category relative to control")
-    if fig is not None:
-        ax = fig.axes[0]
-        ax.set_ylabel("std / control std")
-        plt.setp(ax.get_xticklabels(), ha="right")
-        fig.tight_layout()
+    if fig is None:
+        return None
+    ax = fig.axes[0]
+    # figures.bars' legend loses the colour of every hue level but the first: rebuild it, outside
+    models = list(dict.fromkeys(ratios.dropna(subset=["ratio"])["model"]))
+    handles = [Patch(facecolor=c.patches[0].get_facecolor(), label=m)
+               for c, m in zip(ax.containers, models) if len(c.patches)]
+    line = [h for h in ax.get_legend_handles_labels()[0] if isinstance(h, Line2D)]
+    ax.legend(handles=handles + line, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_ylabel("std / control std")
+    plt.setp(ax.get_xticklabels(), ha="right")
+    fig.set_size_inches(fig.get_size_inches()[0] + 2.5, fig.get_size_inches()[1])
+    fig.tight_layout()
     return fig
 
 

@@ -116,8 +116,9 @@ def test_one_model_has_no_cross_model_consistency(study: Study) -> None:
 def test_degenerate_store_gives_notes_not_errors(degenerate_study: Study) -> None:
     summary = rq4.summary(degenerate_study)
     assert summary.loc[0, "max_rate"] == 0 and summary.loc[0, "max_persona"] is None
-    assert "no persona refused anything" in summary.loc[0, "reason"]
+    assert summary.loc[0, "reason"] == "zephyr: no persona refused anything: there is no most-refused persona"
     notes = " ".join(summary.attrs["notes"])
+    assert "zephyr: no synonym pair has both personas in the data" in notes
     assert "no TruthfulQA generations in this store" in notes
     assert "mean over the 1 task(s) present: BBQ" in notes
     assert rq4.headline_text(summary) == "zephyr: no persona refused anything (0% for all 3 personas)"
@@ -133,3 +134,12 @@ def test_degenerate_store_gives_notes_not_errors(degenerate_study: Study) -> Non
     assert pairs["reason"].str.contains("not in the data").all()
     keys = rq4.key_numbers(summary)
     assert keys["zephyr.max_persona"] is None and keys["zephyr.mean_rate"] == 0
+
+
+def test_study_without_generations(study: Study) -> None:
+    none = Study(**{**study.__dict__, "models": ["absent"], "scored": study.scored.iloc[:0]})
+    assert rq4.summary(none).empty and rq4.cochran_table(none).empty
+    assert rq4.headline_text(rq4.summary(none)) == "no generations to analyse: refusal rates undefined"
+    assert "no model with generations" in rq4.consistency_table(none).attrs["notes"][0]
+    assert rq4.distribution_figure(none) is None and rq4.std_ratio_figure(none) is None
+    assert rq4.most_refused(none).empty and rq4.pair_table(none).empty and rq4.task_summary(none).empty
