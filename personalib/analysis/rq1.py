@@ -1,0 +1,301 @@
+"""RQ1 task performance: how much do personas move TruthfulQA, MMLU and BBQ accuracy (METHODS 5-6)?
+
+Every function takes a `Study` (or the tidy per-persona table `persona_scores` builds from one) and
+works for one model or several, and on degenerate data: a dataset absent from the store, one
+persona per category, identical answers or a single model give a plain-language note or `reason`,
+never an exception or a wall of NaN.
+
+    scores = rq1.persona_scores(study)       # model, persona, category, dataset, value
+    rq1.gap_table(scores)                    # best / worst / no-persona score and the gap
+    rq1.cochran_table(study)                 # Cochran's Q on per-item hits
+"""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from personalib import metrics, stats
+from personalib.analysis.data import Study
+from personalib.analysis.figures import CONTROL_CATEGORY, EMPTY_CATEGORY, persona_strip
+from personalib.analysis.show import note
+
+TASKS: dict[str, str] = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ"}
+"""Dataset -> label of the three RQ1 tasks (METHODS 5)."""
+OVERALL = "overall"
+METRICS: tuple[str, ...] = (*TASKS.values(), OVERALL)
+NO_PERSONA = "empty"
+SCORE_COLUMNS = ["model", "persona_set", "persona", "category", "dataset", "value"]
+
+
+def _with_notes(table: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    table.attrs["notes"] = list(dict.fromkeys([*table.attrs.get("notes", []), *notes]))
+    return table
+
+
+def metric_input(study: Study) -> pd.DataFrame:
+    """`study.scored` as the metrics expect it: BBQ rows carry their item's BBQ `category` again.
+
+    `load_study` writes the persona category into `category`, which for BBQ rows replaces the item
+    category that BBQ accuracy averages over (METHODS 5: mean over the 11 categories). This puts the
+    item category back from `study.items["bbq"]`; the persona category stays in `persona_category`.
+    """
+    scored = study.scored.assign(persona_category=study.scored["category"])
+    items = study.items.get("bbq")
+    is_bbq = scored["dataset"] == "bbq"
+    if items is not None and is_bbq.any():
+        item_cat = dict(zip(items["item_id"].astype(str), items["category"].astype(str)))
+        scored.loc[is_bbq, "category"] = scored.loc[is_bbq, "item_id"].astype(str).map(item_cat)
+    return scored
+
+
+def absent_tasks(study: Study) -> list[str]:
+    """Notes for each RQ1 dataset with no generation in the store (or for one of the models)."""
+    notes = []
+    for name, lab in TASKS.items():
+        have = set(study.rows(name)["model"].astype(str))
+        if not have:
+            notes.append(f"no {lab} generations in this store: {lab} accuracy and the overall score "
+                         "(mean of the three tasks) are not computed")
+        else:
+            notes += [f"{m}: no {lab} generations, so its {lab} and overall scores are undefined"
+                      for m in study.models_present if m not in have]
+    return notes
+
+
+def persona_scores(study: Study) -> pd.DataFrame:
+    """Tidy per-persona scores (METHODS 5): TruthfulQA accuracy, MMLU mean of subject accuracies,
+    BBQ mean(ambiguous, disambiguated) accuracy and the overall mean of the three, per model.
+
+    Columns `SCORE_COLUMNS`; `dataset` is one of `METRICS`. Undefined scores are dropped; why they
+    are undefined is in `attrs["notes"]` (one note per absent dataset, not one per persona).
+    """
+    scored = metric_input(study)
+    parts, notes = [], absent_tasks(study)
+    for model in study.models_present:
+        own = scored[scored["model"] == model]
+        if not own["dataset"].isin(list(TASKS)).any():
+            continue
+        table = metrics.performance_scores(own)
+        notes += [n for n in metrics.notes_of(table) if not n.startswith("no ")]
+        parts.append(table.rename(columns={**TASKS}))
+    if not parts:
+        return _with_notes(pd.DataFrame(columns=SCORE_COLUMNS), notes)
+    wide = pd.concat(parts)
+    long = wide.melt(ignore_index=False, var_name="dataset", value_name="value").reset_index()
+    long["category"] = long["persona"].map(_persona_categories(study)).fillna("unknown")
+    long = long.dropna(subset=["value"])[SCORE_COLUMNS].reset_index(drop=True)
+    rank = {"_m": long["model"].map({m: i for i, m in enumerate(study.models_present)}),
+            "_d": long["dataset"].map({d: i for i, d in enumerate(METRICS)})}
+    long = long.assign(**rank).sort_values(["_m", "_d", "persona"], kind="stable")
+    long = long.drop(columns=list(rank)).reset_index(drop=True)
+    long.attrs = {}
+    return _with_notes(long, notes)
+
+
+def _persona_categories(study: Study) -> dict[str, str]:
+    pairs = study.scored[["persona", "category"]].drop_duplicates("persona")
+    return dict(zip(pairs["persona"].astype(str), pairs["category"].astype(str)))
+
+
+def wide_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per model and persona, one column per task and overall (for a full score table)."""
+    if scores.empty:
+        return pd.DataFrame(columns=["model", "persona", "category", *METRICS])
+    wide = scores.pivot_table(index=["model", "persona", "category"], columns="dataset",
+                              values="value", aggfunc="first")
+    return wide.reindex(columns=[m for m in METRICS if m in wide.columns]).reset_index()
+
+
+def score_figure(scores: pd.DataFrame, *, title: str = "Task performance per persona") -> Figure | None:
+    """Persona score distributions per dataset and overall, one panel per model, coloured by persona
+    category; control personas grey, no persona a black diamond (METHODS 6 figures)."""
+    return persona_strip(scores, value="value", x="dataset", col="model", title=title,
+                         ylabel="accuracy (share of correct answers)")
+
+
+def gap_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per model and dataset: best and worst persona, their scores, the top-bottom gap
+    (`stats.score_gap`, METHODS 6) and the no-persona score and rank for comparison."""
+    cols = ["model", "dataset", "n_personas", "top_persona", "top_value", "bottom_persona",
+            "bottom_value", "gap", "no_persona", "no_persona_rank", "reason"]
+    if scores.empty:
+        return _with_notes(pd.DataFrame(columns=cols), scores.attrs.get("notes", []))
+    gaps = stats.score_gap(scores, value="value", by=("model", "dataset"))
+    empty = scores[scores["persona"] == NO_PERSONA].set_index(["model", "dataset"])["value"]
+    ranks = scores.assign(rank=scores.groupby(["model", "dataset"])["value"].rank(
+        ascending=False, method="min"))
+    empty_rank = ranks[ranks["persona"] == NO_PERSONA].set_index(["model", "dataset"])["rank"]
+    key = pd.MultiIndex.from_frame(gaps[["model", "dataset"]])
+    gaps["no_persona"] = empty.reindex(key).to_numpy()
+    gaps["no_persona_rank"] = empty_rank.reindex(key).to_numpy()
+    if gaps["no_persona"].isna().all():
+        gaps.attrs["notes"] = ["the no-persona condition (empty) was not run: no baseline score"]
+    return gaps[cols]
+
+
+def top_bottom_table(scores: pd.DataFrame, k: int = 5) -> pd.DataFrame:
+    """The k best and k worst personas per model and dataset (`stats.top_bottom`, ties by stem)."""
+    if scores.empty:
+        return pd.DataFrame(columns=["model", "dataset", "end", "rank", "persona", "value", "category"])
+    return stats.top_bottom(scores, value="value", k=k, by=("model", "dataset"))
+
+
+def cochran_table(study: Study) -> pd.DataFrame:
+    """Cochran's Q per model and dataset over the items x personas matrix of per-item hits
+    (`metrics.per_item`, `stats.cochrans_q_table`; METHODS 6). Absent datasets: a note."""
+    scored = metric_input(study)
+    parts = []
+    for name, lab in TASKS.items():
+        if (scored["dataset"] == name).any():
+            hits = metrics.per_item(scored, name, "hit")
+            hits["hit"] = hits["hit"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+            parts.append(hits.assign(dataset=lab))
+    cols = ["model", "dataset", "statistic", "dof", "p_value", "n", "k", "reason", "note"]
+    if not parts:
+        return _with_notes(pd.DataFrame(columns=cols), absent_tasks(study))
+    q = stats.cochrans_q_table(pd.concat(parts, ignore_index=True), values="hit",
+                               by=("model", "dataset"))
+    q = q.rename(columns={"n": "n_items", "k": "n_personas"})
+    return _with_notes(q.drop(columns=["measure", "test"]), absent_tasks(study))
+
+
+def consistency_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Kendall tau-b cross-model consistency of persona rankings within each persona category and
+    dataset, with the consensus ranking (`stats.cross_model_consistency`, METHODS 6). Needs at
+    least two models; otherwise an empty table whose note says so."""
+    cols = ["dataset", "category", "n_models", "n_personas", "mean_tau", "consistent", "ranking",
+            "reason"]
+    models = sorted(scores["model"].unique()) if not scores.empty else []
+    if len(models) < 2:
+        which = f" ({models[0]})" if models else ""
+        return _with_notes(pd.DataFrame(columns=cols), [
+            f"only one model{which} in this report: cross-model consistency needs at least two"])
+    table = stats.cross_model_consistency(scores, value="value", metric="dataset")
+    table = table.rename(columns={"metric": "dataset"})
+    order = {d: i for i, d in enumerate(METRICS)}
+    table = table.sort_values(["dataset", "category"], key=lambda s: s.map(order)
+                              if s.name == "dataset" else s, kind="stable")
+    return table[cols].reset_index(drop=True)
+
+
+def consistent_rankings(consistency: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `consistency_table` whose ranking is consistent across models (mean tau >= .5)."""
+    if consistency.empty:
+        return consistency
+    keep = consistency["consistent"].fillna(False).astype(bool)
+    return consistency[keep].drop(columns=["reason"]).reset_index(drop=True)
+
+
+def expert_tables(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Expert-persona ranks on MMLU (`metrics.expert_ranks` per group and scope, and
+    `metrics.expert_member_ranks` per member; METHODS 5); groups without a member in the data are
+    left out with a note. Without MMLU generations both tables are empty with a note."""
+    scored = metric_input(study)
+    if not (scored["dataset"] == "mmlu").any():
+        msg = "no MMLU generations in this store: expert-persona ranks are not computed"
+        return _with_notes(pd.DataFrame(), [msg]), _with_notes(pd.DataFrame(), [msg])
+    groups = metrics.expert_ranks(scored)
+    notes = metrics.notes_of(groups)
+    groups = groups[groups["members"] > 0].reset_index(drop=True)
+    if groups.empty:
+        notes = ["none of the expert personas (METHODS 5: technology, law, psychology, healthcare) "
+                 "is in the data"]
+    members = metrics.expert_member_ranks(scored)
+    return _with_notes(groups, notes), members
+
+
+def std_ratio_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per model, dataset and persona category: std (ddof=1) of the persona scores divided by the
+    control personas' std (`stats.std_ratios`, METHODS 6); the `empty` category is left out."""
+    cols = ["model", "dataset", "category", "n", "std", "control_std", "ratio", "reason"]
+    part = scores[scores["category"] != EMPTY_CATEGORY] if not scores.empty else scores
+    if part.empty:
+        return pd.DataFrame(columns=cols)
+    if not (part["category"] == CONTROL_CATEGORY).any():
+        return _with_notes(pd.DataFrame(columns=cols), [
+            "no control personas in the data: std ratios against the control personas are undefined"])
+    return stats.std_ratios(part, value="value", by=("model", "dataset"))[cols]
+
+
+def std_ratio_figure(ratios: pd.DataFrame) -> Figure | None:
+    """Bars of the std ratios per persona category, one colour per dataset and one panel per
+    model; the dashed line at 1 is the control personas' own spread (METHODS 6 figures)."""
+    data = ratios.dropna(subset=["ratio"]) if not ratios.empty else ratios
+    if data.empty:
+        note("std ratios: none is defined (a category needs two scored personas and the control "
+             "personas a non-zero spread), nothing to plot")
+        return None
+    panels = list(dict.fromkeys(data["model"]))
+    cats = list(dict.fromkeys(data["category"]))
+    hues = [m for m in METRICS if m in set(data["dataset"])]
+    width = max(4.5, 0.35 * len(cats) * len(hues) / 2 + 2.0)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width + 1.8, 3.4 * len(panels)), squeeze=False,
+                             sharey=True)
+    for ax, model in zip(axes[:, 0], panels):
+        sns.barplot(data=data[data["model"] == model], x="category", y="ratio", hue="dataset",
+                    order=cats, hue_order=hues, ax=ax)
+        ax.axhline(1.0, ls="--", color="black", lw=1, label="control std (ratio 1)")
+        ax.set_title(f"{model}: std of persona scores / std of control personas")
+        ax.set_xlabel("persona category")
+        ax.set_ylabel("std ratio")
+        ax.tick_params(axis="x", rotation=30)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0 - 1.7 / (width + 1.8), 0.95),
+               frameon=False, title="score")
+    fig.tight_layout(rect=(0, 0, 1.0 - 1.8 / (width + 1.8), 1))
+    return fig
+
+
+def _key(*parts: str) -> str:
+    return ".".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", str(p)) for p in parts)
+
+
+def key_numbers(gaps: pd.DataFrame, cochran: pd.DataFrame) -> dict[str, object]:
+    """Per model and dataset: best, worst and no-persona score, the gap, Cochran's Q and p
+    (NaN where undefined; the record API writes it as null)."""
+    out: dict[str, object] = {}
+    for row in gaps.itertuples(index=False):
+        for name, val in (("best", row.top_value), ("best_persona", row.top_persona),
+                          ("worst", row.bottom_value), ("worst_persona", row.bottom_persona),
+                          ("no_persona", row.no_persona), ("gap", row.gap),
+                          ("n_personas", int(row.n_personas))):
+            out[_key(row.model, row.dataset, name)] = val
+    for row in cochran.itertuples(index=False):
+        out[_key(row.model, row.dataset, "cochran_q")] = row.statistic
+        out[_key(row.model, row.dataset, "cochran_p")] = row.p_value
+    return out
+
+
+def headline_text(gaps: pd.DataFrame, scores: pd.DataFrame) -> str:
+    """One line: the largest top-bottom gap of the overall score and its model (METHODS 6), or, when
+    the overall score is undefined, why and the largest per-dataset gap instead."""
+    n = scores.groupby("model")["persona"].nunique() if not scores.empty else pd.Series(dtype=int)
+    overall = gaps[(gaps["dataset"] == OVERALL) & gaps["gap"].notna()] if not gaps.empty else gaps
+    if not overall.empty:
+        ranked = overall.sort_values(["gap", "model"], ascending=[False, True], kind="stable")
+        best = ranked.iloc[0]
+        base = f"; no persona {best['no_persona']:.2f}" if pd.notna(best["no_persona"]) else ""
+        text = (f"Largest top-bottom gap in overall task score: {best['model']} {best['gap']:.2f} "
+                f"({best['bottom_persona']} {best['bottom_value']:.2f} to {best['top_persona']} "
+                f"{best['top_value']:.2f}, {int(best['n_personas'])} personas{base})")
+        others = [f"{r.model} {r.gap:.2f}" for r in ranked.iloc[1:].itertuples(index=False)]
+        return text + (f"; next: {', '.join(others[:3])}" if others else "")
+    missing = [lab for lab in TASKS.values() if scores.empty or lab not in set(scores["dataset"])]
+    lead = (f"Overall task score undefined (no {', '.join(missing)} generations)" if missing
+            else "Overall task score undefined")
+    defined = gaps[gaps["gap"].notna()] if not gaps.empty else gaps
+    if defined.empty:
+        return lead + f"; no dataset has two scored personas ({int(n.max()) if len(n) else 0} at most)"
+    best = defined.loc[defined["gap"].idxmax()]
+    if best["gap"] == 0:
+        return (lead + f"; {best['model']}: every persona has the same {best['dataset']} accuracy "
+                f"({best['top_value']:.2f}, {int(best['n_personas'])} personas), gap 0")
+    return (lead + f"; largest gap {best['model']} {best['dataset']} {best['gap']:.2f} "
+            f"({best['bottom_value']:.2f}-{best['top_value']:.2f}, {int(best['n_personas'])} personas)")
