@@ -23,6 +23,7 @@ from personalib.analysis.figures import persona_strip
 from personalib.analysis.show import note
 from personalib.errors import PersonalibError
 from personalib.metrics import KEYS
+from personalib.metrics.bias import METADATA_HINT
 
 MEASURES: dict[str, str] = {"s_dis": "s_DIS", "s_amb": "s_AMB", "bias": "bias (mean)",
                             "unknown_freq": "unknown frequency"}
@@ -56,6 +57,19 @@ def bbq_rows(study: Study) -> pd.DataFrame:
     return rows
 
 
+def has_bbq(study: Study) -> bool:
+    """True when the study has BBQ generations with bias targets (METHODS 3 metadata); otherwise
+    says once, in a note, why the RQ2 analysis cannot be computed, and returns False."""
+    rows = bbq_rows(study)
+    if rows.empty:
+        note(NO_BBQ)
+        return False
+    if "target_loc" not in rows or not rows["target_loc"].notna().any():
+        note(METADATA_HINT)
+        return False
+    return True
+
+
 def bias_scores(study: Study) -> pd.DataFrame:
     """One row per model x persona: persona `category`, `s_dis`, `s_amb`, `bias` = mean of the two,
     `unknown_freq` (METHODS 5, via `metrics.bbq_bias`); the metric's notes say what is undefined."""
@@ -68,6 +82,8 @@ def bias_scores(study: Study) -> pd.DataFrame:
         return _with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [str(exc)])
     out = table.reset_index()
     out.attrs = {}  # reset_index keeps the metric's notes: they come back condensed below
+    order = {m: i for i, m in enumerate(study.models)}
+    out = out.sort_values("model", key=lambda m: m.astype(str).map(order), kind="stable", ignore_index=True)
     out.insert(3, "category", out["persona"].astype(str).map(persona_categories(study)).fillna("unknown"))
     return _with_notes(out[SCORE_COLUMNS], condense_notes(metrics.notes_of(table)))
 
@@ -317,12 +333,13 @@ def headline_text(scores: pd.DataFrame) -> str:
     """One line per study: per model the most and least biased persona, the gap and the no-persona
     bias; says in words when bias is undefined."""
     if scores.empty:
-        return NO_BBQ
+        return (scores.attrs.get("notes") or [NO_BBQ])[0]
     parts = []
     for model, sub in scores.groupby("model", sort=False):
         gap = stats.score_gap(sub[["model", "persona", "bias"]], value="bias").iloc[0]
         empty = sub.loc[sub["category"] == "empty", "bias"].dropna()
         none = f"; no persona {empty.iloc[0]:.2f}" if len(empty) else ""
+        gap = gap.replace({"empty": "no persona"})
         if pd.isna(gap["gap"]):
             parts.append(f"{model}: BBQ bias is defined for only {gap['n_personas']} persona(s), "
                          "so there is no gap")

@@ -107,7 +107,8 @@ def test_consistency_std_ratios_self_bias_and_figures(study, scores):
     assert race["n_models"] == 2 and race["n_personas"] == 3
     ratios = rq2.std_ratios(scores)
     z = scores[scores["model"] == "zephyr"]
-    hand = z.loc[z["category"] == "race", "bias"].std(ddof=1) / z.loc[z["category"] == "control", "bias"].std()
+    by_cat = z.groupby("category")["bias"]
+    hand = by_cat.get_group("race").std(ddof=1) / by_cat.get_group("control").std(ddof=1)
     got = ratios[(ratios["model"] == "zephyr") & (ratios["measure"] == rq2.MEASURES["bias"])
                  & (ratios["category"] == "race")]["ratio"].iloc[0]
     assert got == pytest.approx(hand)
@@ -141,7 +142,9 @@ def test_degenerate_study_gives_reasons_not_errors(degenerate_study, capsys):
 
 
 def test_absent_bbq_is_a_note(study, capsys):
+    assert rq2.has_bbq(study)
     no_bbq = dataclasses.replace(study, scored=study.scored[study.scored["dataset"] != "bbq"])
+    assert rq2.has_bbq(no_bbq) is False
     scores = rq2.bias_scores(no_bbq)
     assert scores.empty and scores.attrs["notes"] == [rq2.NO_BBQ]
     assert rq2.bias_figure(scores) is None and rq2.unknown_figure(scores) is None
