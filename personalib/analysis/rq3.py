@@ -8,7 +8,6 @@ study's rows, arranges the results for the report and says in words what cannot 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -165,7 +164,7 @@ def consistent_rankings(table: pd.DataFrame) -> pd.DataFrame:
     """The categories and attitudes whose persona ranking is consistent across models (mean tau
     >= .5), with the consensus ranking, highest score first."""
     if table.empty:
-        return table
+        return pd.DataFrame()  # consistency_figure has said why
     keep = table["consistent"].fillna(False).astype(bool)
     reasons = [str(r) for r in table["reason"].dropna().unique()]
     out = table.loc[keep, ["category", "attitude", "n_models", "n_personas", "mean_tau", "ranking"]]
@@ -271,10 +270,8 @@ def associations(study: Study) -> Associations:
     if missing(study, "attitudes"):
         return out
     scores = metrics.attitude_scores(study.scored)
-    for model in study.models_present:
+    for model in [m for m in study.models_present if m in set(scores.index.get_level_values("model"))]:
         own = scores.xs(model, level="model").reset_index()
-        if own.empty:
-            continue
         att = own.set_index(_persona_index(own))[list(stats.ATTITUDES)]
         out.attitudes[model] = stats.attitude_correlations(att)
         out.n_random = max(out.n_random, len(att))
@@ -295,8 +292,7 @@ def correlation_figure(assoc: Associations, kind: str = "attitudes") -> Figure |
     matrices (`kind` "attitudes" 7 x 7 or "annotations" 7 x 6; METHODS 6 figures)."""
     mats = getattr(assoc, kind)
     drawable = {k: v for k, v in mats.items() if not v.r.isna().all().all()}
-    skipped = [k for k in mats if k not in drawable]
-    if skipped:
+    if skipped := [k for k in mats if k not in drawable]:
         note(f"{COMPARISONS[kind]}: every correlation is undefined for {', '.join(skipped)} "
              f"({'; '.join(mats[k].reason or '' for k in skipped)})")
     notes = [f"{k}: {v.reason}" for k, v in drawable.items() if v.reason]
@@ -306,7 +302,7 @@ def correlation_figure(assoc: Associations, kind: str = "attitudes") -> Figure |
         note(f"{COMPARISONS[kind]}: no correlation matrix to draw")
         return None
     ncols = min(len(drawable), 2)
-    nrows = math.ceil(len(drawable) / ncols)
+    nrows = -(-len(drawable) // ncols)
     fig, grid = plt.subplots(nrows, ncols, figsize=(7.2 * ncols, 5.6 * nrows), squeeze=False)
     axes = list(grid.flat)
     for ax, (name, res) in zip(axes, drawable.items()):
@@ -353,6 +349,9 @@ def similarity_figure(sim: pd.DataFrame, comparison: str) -> Figure | None:
         ax = fig.axes[0]
         ax.set_ylim(-1, 1)
         ax.set_ylabel("cosine similarity with humans")
+        fig.set_size_inches(max(6.0, 0.9 * len(part) + 4.0), 4.0)
+        for bars_ in ax.containers:
+            ax.bar_label(bars_, fmt="%.2f", fontsize=8)
         if ax.get_legend() is not None:
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         fig.tight_layout()
@@ -388,9 +387,11 @@ def headline_text(sim: pd.DataFrame, counts: pd.DataFrame, models: list[str]) ->
         base = defined.loc[defined["model"] == RANDOM, "cosine"]
         base_txt = f"random baseline {base.iloc[0]:.2f}" if len(base) else "no random baseline"
         others = "".join(f"; {r.model} {r.cosine:.2f}" for r in real.itertuples() if r.model != best["model"])
-        lead = "most similar to humans'" if len(real) > 1 else "compared with humans'"
-        return (f"{best['model']}: attitude correlations {lead}, cosine {best['cosine']:.2f}{others} "
-                f"({base_txt})")
+        if len(real) > 1:
+            return (f"{best['model']}: attitude correlations most similar to humans' (cosine "
+                    f"{best['cosine']:.2f}{others}; {base_txt})")
+        return (f"{best['model']}: cosine similarity of its attitude correlations with humans' "
+                f"{best['cosine']:.2f} ({base_txt})")
     if not counts.empty:
         parts = [f"{r.model} {r.family} {int(r.significant)}/{int(r.tested)}" for r in counts.itertuples()]
         return ("Attitude correlations with humans undefined; attitudes with Friedman p < .05: "

@@ -4,6 +4,7 @@ pandas/scipy on `study.scored`, and the degenerate store answered with notes, ne
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,6 +111,7 @@ def test_consistency_two_models_and_one(study: Study, fixture_paths) -> None:
     assert any("single persona" in n for n in notes_of(cons))
     fig = rq3.consistency_figure(cons)
     assert fig is not None
+    plt.close(fig)
     profile, store = fixture_paths
     one = load_study(str(profile), store, ["zephyr"], ["regular", "empty", "control"])
     single = rq3.attitude_consistency(rq3.attitude_table(one))
@@ -127,6 +129,7 @@ def test_figures_draw_on_rich_data(study: Study) -> None:
                 rq3.correlation_figure(assoc, "attitudes"),
                 rq3.similarity_figure(sim, rq3.COMPARISONS["attitudes"])):
         assert fig is not None and fig.axes
+    plt.close("all")
 
 
 def test_degenerate_store_gives_notes_not_errors(degenerate_study: Study, capsys) -> None:
