@@ -267,11 +267,12 @@ def self_bias(study: Study) -> pd.DataFrame:
         table = metrics.self_bias(rows, study.items["bbq"])
     except PersonalibError as exc:
         return _with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [str(exc)])
-    reasons = []
-    for r in table[table["self_bias"].isna()].itertuples(index=False):
-        if not any(r.persona in n and "self-bias" in n for n in metrics.notes_of(table)):
-            reasons.append(f"self-bias undefined for {r.model}/{r.persona}: on its {r.n_items} items "
-                           "s_DIS or s_AMB is 0/0 (every answer 'unknown' in a context condition)")
+    unexplained = [f"{r.model}/{r.persona}" for r in table[table["self_bias"].isna()].itertuples()
+                   if not any(r.persona in n and "self-bias" in n for n in metrics.notes_of(table))]
+    reasons = [f"self-bias undefined for {', '.join(unexplained)}: on the persona's own items s_DIS or "
+               "s_AMB is 0/0 (every answer 'unknown' in a context condition)"] if unexplained else []
+    ranks = [c for c in table.columns if c.endswith("_rank")]
+    table = table.astype({c: "Int64" for c in ranks})
     return _with_notes(table, [*metrics.notes_of(table), *reasons, *_mapping_notes(study, table)])
 
 
