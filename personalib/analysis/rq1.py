@@ -140,10 +140,17 @@ def gap_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def top_bottom_table(scores: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """The k best and k worst personas per model and dataset (`stats.top_bottom`, ties by stem)."""
+    """The k best and k worst personas per model and dataset (`stats.top_bottom`, ties by stem),
+    side by side: row `rank` r holds the r-th best and the r-th worst persona with their scores."""
+    cols = ["model", "dataset", "rank", "top", "top_value", "top_category", "bottom", "bottom_value",
+            "bottom_category"]
     if scores.empty:
-        return pd.DataFrame(columns=["model", "dataset", "end", "rank", "persona", "value", "category"])
-    return stats.top_bottom(scores, value="value", k=k, by=("model", "dataset"))
+        return pd.DataFrame(columns=cols)
+    long = stats.top_bottom(scores, value="value", k=k, by=("model", "dataset"))
+    ends = [long[long["end"] == end].drop(columns="end").rename(columns={
+        "persona": end, "value": f"{end}_value", "category": f"{end}_category"})
+        for end in ("top", "bottom")]
+    return ends[0].merge(ends[1], on=["model", "dataset", "rank"], how="left")[cols]
 
 
 def cochran_table(study: Study) -> pd.DataFrame:
