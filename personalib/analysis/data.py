@@ -3,7 +3,7 @@
     from personalib.analysis import load_study
     study = load_study(profile="demo", store="store/demo", models=["gemma3-270m-demo"],
                        persona_sets=["regular", "empty", "control"], parsing="faithful")
-    study.scored            # one row per generation, parsed and scored, with persona `category`
+    study.scored            # one row per generation, parsed and scored, with `persona_category`
     study.items["bbq"]      # the items each dataset was asked with (union over the models)
     study.notes             # plain-language notes on what is missing (a model without generations...)
 
@@ -55,6 +55,10 @@ class Study:
         if model is not None:
             mask &= self.scored["model"] == model
         return self.scored[mask]
+
+    def persona_categories(self) -> dict[str, str]:
+        """Persona stem -> category (a regular category, `control` or `empty`; METHODS 1)."""
+        return _categories(self.personas)
 
     @property
     def datasets(self) -> list[str]:
@@ -153,7 +157,8 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
         if missing:
             notes.append(f"{model}: no generations for {', '.join(missing)}")
     scored = pd.concat(parts, ignore_index=True) if parts else score(gens.iloc[:0], {}, mode=parsing)
-    scored["category"] = scored["persona"].map(_categories(personas)).fillna("unknown").astype(str)
+    # the persona's category in its own column: `category` is the BBQ item's category (METHODS 5)
+    scored["persona_category"] = scored["persona"].map(_categories(personas)).fillna("unknown").astype(str)
     items = {}
     for (name, _), table in cache.items():
         if table is None:

@@ -45,7 +45,7 @@ def persona_strip(scores: pd.DataFrame, *, value: str = "value", x: str = "datas
     panels = list(dict.fromkeys(data[col].astype(str))) if col else [None]
     order = list(dict.fromkeys(data[x]))
     palette = category_palette(list(data[category].unique()))
-    width = max(4.0, 1.1 * len(order) + 2.5)
+    width = max(3.5, 0.65 * len(order) + 2.0)
     ncols = min(len(panels), 3)
     nrows = -(-len(panels) // ncols)
     fig, grid = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.2 * nrows), squeeze=False,
@@ -91,7 +91,7 @@ def heatmap(matrix: pd.DataFrame, *, title: str = "", center: float | None = 0.0
         return None
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(1.0 + 0.8 * values.shape[1], 0.8 + 0.5 * values.shape[0]))
+        fig, ax = plt.subplots(figsize=(2.5 + 0.8 * values.shape[1], 1.8 + 0.5 * values.shape[0]))
     else:
         fig = ax.figure
     sns.heatmap(values, annot=True, fmt=fmt, center=center, vmin=vmin, vmax=vmax, cmap=cmap,
@@ -109,13 +109,22 @@ def bars(table: pd.DataFrame, *, x: str, y: str, title: str = "", baseline: floa
     if data.empty:
         note(f"{title or y}: no defined values to plot")
         return None
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.7 * data[x].nunique() + 2), 3.8))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * data[x].nunique() + 3.5), 3.8))
     sns.barplot(data=data, x=x, y=y, hue=hue, ax=ax)
+    handles: list = []
+    labels: list[str] = []
+    if ax.get_legend() is not None:  # seaborn's hue legend: keep its patches, move it outside
+        handles = list(ax.get_legend().legend_handles)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        ax.get_legend().remove()
     if baseline is not None and np.isfinite(baseline):
-        ax.axhline(baseline, ls="--", color="black", lw=1, label=baseline_label)
-        ax.legend(frameon=False)
+        handles.append(ax.axhline(baseline, ls="--", color="black", lw=1, label=baseline_label))
+        labels.append(baseline_label)
+    if handles:
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_title(title)
     ax.set_xlabel("")
     ax.tick_params(axis="x", rotation=30)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     fig.tight_layout()
     return fig

@@ -39,19 +39,9 @@ def _with_notes(table: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 
 
 def metric_input(study: Study) -> pd.DataFrame:
-    """`study.scored` as the metrics expect it: BBQ rows carry their item's BBQ `category` again.
-
-    `load_study` writes the persona category into `category`, which for BBQ rows replaces the item
-    category that BBQ accuracy averages over (METHODS 5: mean over the 11 categories). This puts the
-    item category back from `study.items["bbq"]`; the persona category stays in `persona_category`.
-    """
-    scored = study.scored.assign(persona_category=study.scored["category"])
-    items = study.items.get("bbq")
-    is_bbq = scored["dataset"] == "bbq"
-    if items is not None and is_bbq.any():
-        item_cat = dict(zip(items["item_id"].astype(str), items["category"].astype(str)))
-        scored.loc[is_bbq, "category"] = scored.loc[is_bbq, "item_id"].astype(str).map(item_cat)
-    return scored
+    """`study.scored`, the metrics' input (BBQ rows keep their item's BBQ `category`, which BBQ
+    accuracy averages over, METHODS 5; the persona's is `persona_category`)."""
+    return study.scored
 
 
 def absent_tasks(study: Study) -> list[str]:
@@ -99,8 +89,7 @@ def persona_scores(study: Study) -> pd.DataFrame:
 
 
 def _persona_categories(study: Study) -> dict[str, str]:
-    pairs = study.scored[["persona", "category"]].drop_duplicates("persona")
-    return dict(zip(pairs["persona"].astype(str), pairs["category"].astype(str)))
+    return study.persona_categories()
 
 
 def wide_scores(scores: pd.DataFrame) -> pd.DataFrame:

@@ -4,9 +4,8 @@ Every function takes a `Study` (or the per-persona table `bias_scores` makes fro
 one model or several, never raising on degenerate data: what cannot be computed comes back as a
 plain-language note (`attrs["notes"]` or a `reason` column, which `show.table` prints).
 
-Workaround: `load_study` overwrites the scored rows' `category` column (the BBQ category of the
-item, which s_DIS / s_AMB average over, METHODS 5) with the persona's category. `bbq_rows` puts
-the BBQ category back from `study.items["bbq"]` before any metric sees the rows.
+The scored BBQ rows' `category` is the item's BBQ category, which s_DIS / s_AMB average over
+(METHODS 5); the persona's category is `persona_category` (`study.persona_categories()`).
 """
 
 from __future__ import annotations
@@ -45,16 +44,9 @@ def persona_categories(study: Study) -> dict[str, str]:
 
 
 def bbq_rows(study: Study) -> pd.DataFrame:
-    """The scored BBQ rows with `category` = the item's BBQ category (see the module docstring);
-    empty when the store has no BBQ generations."""
-    rows = study.rows("bbq")
-    if rows.empty or "bbq" not in study.items:
-        return rows
-    items = study.items["bbq"]
-    bbq_cat = pd.Series(items["category"].astype(str).to_numpy(), index=items["item_id"].astype(str))
-    rows = rows.copy()
-    rows["category"] = rows["item_id"].astype(str).map(bbq_cat).fillna("unknown").astype("category")
-    return rows
+    """The scored BBQ rows (`category` = the item's BBQ category); empty when the store has no BBQ
+    generations."""
+    return study.rows("bbq")
 
 
 def has_bbq(study: Study) -> bool:

@@ -38,7 +38,7 @@ def missing(study: Study, dataset: str) -> str | None:
 def _with_categories(table: pd.DataFrame, study: Study) -> pd.DataFrame:
     """A per-persona metric table (index KEYS) as columns, with the persona's category."""
     out = table.reset_index()
-    cats = dict(study.scored[["persona", "category"]].drop_duplicates("persona").itertuples(index=False))
+    cats = study.persona_categories()
     out["category"] = out["persona"].map(cats).fillna("unknown")
     out.attrs = dict(table.attrs)
     return out

@@ -81,8 +81,7 @@ def refusal_table(study: Study) -> pd.DataFrame:
 
 
 def _category_of(study: Study) -> dict[str, str]:
-    cats = study.scored[["persona", "category"]].drop_duplicates("persona")
-    return dict(cats.itertuples(index=False))
+    return study.persona_categories()
 
 
 def average_rates(study: Study, *, include_empty: bool = True) -> pd.DataFrame:

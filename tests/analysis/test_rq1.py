@@ -60,7 +60,9 @@ def test_bbq_accuracy_averages_over_item_categories_not_persona_categories(study
     fixed = rq1.metric_input(study)
     bbq = fixed[fixed["dataset"] == "bbq"]
     assert set(bbq["category"]) == set(study.items["bbq"]["category"])
-    assert (fixed["persona_category"] == study.scored["category"]).all()
+    cats = study.persona_categories()
+    assert (fixed["persona_category"] == fixed["persona"].map(cats)).all()
+    assert cats["empty"] == "empty" and cats["a_helpful_assistant"] == "control"
 
 
 def test_gap_table_matches_max_minus_min(study: Study, scores: pd.DataFrame) -> None:
