@@ -155,3 +155,47 @@ def test_report_figure_renders_and_no_cell_shows_an_error(reports: Path, page: P
     # code is collapsed but present: one click away
     assert page.js("document.querySelectorAll('details.pl-code:not([open])').length") >= 3
     assert _ink(page.screenshot()) > 0.01
+
+
+@pytest.fixture(scope="module")
+def study_reports(tmp_path_factory) -> Path:
+    """The real RQ notebooks' across-model reports on the analysis fixture store, and the index."""
+    from personalib.reports.index import write_index
+    from personalib.reports.run import ReportJob, build_report
+    from tests.analysis.fixture_store import MODELS, PERSONAS, write_fixture
+
+    tmp = tmp_path_factory.mktemp("browser-rq")
+    profile, store = write_fixture(tmp)
+    out = tmp / "reports"
+    settings = ReportSettings(profile=str(profile), store=store, output_dir=out,
+                              persona_sets=tuple(PERSONAS), demo_label="Invented demo items.",
+                              cwd=Path(__file__).resolve().parents[1])
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    for name in ("rq1_performance", "rq4_refusals"):
+        outcome = build_report(ReportJob(notebooks / f"{name}.ipynb", "all", MODELS), settings)
+        assert outcome.status == "built", outcome.reason
+    write_index(out, profile="fixture", description="", demo_label="Invented demo items.",
+                model_order=list(MODELS))
+    return out
+
+
+@pytest.mark.parametrize("name", ["rq1_performance", "rq4_refusals"])
+def test_research_question_report_figures_render(study_reports: Path, page: Page, name: str):
+    page.open((study_reports / "index.html").as_uri())
+    links = page.js("Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href'))")
+    assert f"{name}__all.html" in links
+    page.open((study_reports / f"{name}__all.html").as_uri())
+    images = page.js(
+        "Array.from(document.images).map(i => {const r = i.getBoundingClientRect();"
+        " return {src: i.src.slice(0, 22), complete: i.complete, w: i.naturalWidth,"
+        " h: i.naturalHeight, x: r.x + window.scrollX, y: r.y + window.scrollY,"
+        " cw: r.width, ch: r.height};})")
+    assert len(images) >= 2
+    for img in images:
+        assert img["src"] == "data:image/png;base64," and img["complete"] and img["w"] > 100
+        shot = page.screenshot({"x": img["x"], "y": img["y"], "width": img["cw"], "height": img["ch"]})
+        assert _ink(shot) > 0.02, img  # painted axes, points and labels, not a blank box
+    text = page.js("document.body.innerText")
+    assert "Traceback" not in text and "Demo data." in text
+    assert "Deviations from the original analysis" in text
+    assert page.js("document.querySelectorAll('[data-mime-type=\"application/vnd.jupyter.stderr\"]').length") == 0

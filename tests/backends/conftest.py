@@ -27,13 +27,14 @@ def fake_openai() -> Iterator[Callable[..., FakeOpenAIServer]]:
 
 @pytest.fixture(scope="session")
 def embedded_hf() -> Iterator[Any]:
-    """The hf backend on the embedded Gemma 3 270M (params gemma3-270m-demo: float32, CPU).
+    """The hf backend on the embedded Gemma 3 270M on CPU in float32 (bit-stable across batch
+    sizes, which the batching tests compare; the demo params use `dtype: auto`).
 
     Converted once into the test cache (tests/conftest.py sets PERSONALIB_CACHE), loaded once per session.
     """
     from personalib.backends import create
     from personalib.params import load_model
 
-    backend = create(load_model("gemma3-270m-demo"), device="cpu")
+    backend = create(load_model("gemma3-270m-demo"), device="cpu", dtype="float32")
     yield backend
     backend.close()
