@@ -1,0 +1,83 @@
+"""The RQ1 and RQ3 reports on real data: the original study's released generations in
+../shared/reference (GPT-3.5 TruthfulQA for three personas and a control persona, GPT-4 attitudes
+for five personas and a control persona), imported into a store and analysed through the notebooks
+exactly as a user of the `released` profile would, with local files for the items (no network)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from personalib import stats
+from personalib.analysis import load_study
+from personalib.metrics import truthfulqa_accuracy
+from personalib.release import import_release
+from personalib.reports.run import ReportJob, ReportSettings, build_report
+from personalib.store import Store
+from tests.metrics.helpers import truthfulqa_reference_items
+
+pytestmark = [pytest.mark.reference, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+MODELS = ("gpt-4", "gpt-3.5")
+SETS = ["regular", "empty", "control"]
+
+
+@pytest.fixture(scope="module")
+def released(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("released")
+    truthfulqa_reference_items(reference_dir, tmp)  # writes tmp/validation.jsonl (HF schema)
+    data = reference_dir / "original-release" / "data"
+    summary = import_release(reference_dir / "original-release", Store(tmp / "store"))
+    assert summary.rows == 9_542
+    profile = {
+        "name": "released-sample", "models": list(MODELS),
+        "datasets": {"truthfulqa": {"files": {"data_files": str(tmp / "validation.jsonl")}},
+                     "attitudes": {"files": {"questions": str(data / "attitude_questions.json"),
+                                             "paraphrases": str(data / "att_augment.json")}}},
+        "persona_sets": SETS, "store": str(tmp / "store"), "reports": str(tmp / "reports"),
+        "generations": "released",
+    }
+    path = tmp / "released-sample.yaml"
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return path, tmp / "store"
+
+
+def _build(name: str, profile: Path, store: Path, out: Path) -> dict:
+    settings = ReportSettings(profile=str(profile), store=store, output_dir=out,
+                              persona_sets=tuple(SETS), cwd=REPO, cell_timeout=300)
+    outcome = build_report(ReportJob(REPO / "notebooks" / f"{name}.ipynb", "all", MODELS), settings)
+    assert outcome.status == "built", outcome.reason
+    return json.loads((out / f"{name}__all.json").read_text(encoding="utf-8"))
+
+
+def test_rq1_report_on_the_released_truthfulqa_generations(released, tmp_path: Path) -> None:
+    profile, store = released
+    side = _build("rq1_performance", profile, store, tmp_path)
+    study = load_study(str(profile), store, list(MODELS), SETS)
+    acc = truthfulqa_accuracy(study.rows("truthfulqa")).xs("gpt-3.5", level="model").droplevel(0)
+    values = side["values"]
+    assert values["gpt-3.5.TruthfulQA.best"] == pytest.approx(acc.max())
+    assert values["gpt-3.5.TruthfulQA.best_persona"] == acc.idxmax()
+    assert values["gpt-3.5.TruthfulQA.worst_persona"] == acc.idxmin()
+    assert values["gpt-3.5.TruthfulQA.no_persona"] == pytest.approx(acc["empty"])
+    assert 0.3 < acc.min() < acc["empty"] < acc.max() < 0.9  # the sample spans a real gap
+    assert side["headline"] and "nan" not in side["headline"].lower()
+    assert any("toxicity" in n for n in study.notes)  # imported but not in this profile: said
+
+
+def test_rq3_report_on_the_released_attitude_generations(released, tmp_path: Path) -> None:
+    profile, store = released
+    side = _build("rq3_attitudes", profile, store, tmp_path)
+    assert side["headline"] and "nan" not in side["headline"].lower()
+    assert side["tables"]["attitude_scores"]["data"]
+    study = load_study(str(profile), store, list(MODELS), SETS)
+    tests = stats.friedman_attitudes(study.rows("attitudes"), value="value")
+    regular = tests[(tests["model"] == "gpt-4") & (tests["family"] == "regular")]
+    assert len(regular) == 7 and regular["p_value"].notna().all()  # 5 regular/empty personas
+    assert side["values"]["gpt-4.friedman_significant_regular"] == int((regular["p_value"] < 0.05).sum())
+    control = tests[(tests["model"] == "gpt-4") & (tests["family"] == "control")]
+    assert control["p_value"].isna().all()  # one control persona: nothing to compare
+    assert control["reason"].notna().all()
