@@ -393,7 +393,12 @@ def headline_text(sim: pd.DataFrame, counts: pd.DataFrame, models: list[str]) ->
         return (f"{best['model']}: cosine similarity of its attitude correlations with humans' "
                 f"{best['cosine']:.2f} ({base_txt})")
     if not counts.empty:
-        parts = [f"{r.model} {r.family} {int(r.significant)}/{int(r.tested)}" for r in counts.itertuples()]
+        parts = [f"{r.model} {r.family} {int(r.significant)} of {int(r.tested)}"
+                 for r in counts.itertuples() if int(r.tested) > 0]
+        if not parts:
+            return ("Attitude correlations with humans undefined and no Friedman test defined "
+                    f"({', '.join(models)}: too few statements, or the same score from every "
+                    "persona; see the notes)")
         return ("Attitude correlations with humans undefined; attitudes with Friedman p < .05: "
                 + ", ".join(parts))
     return f"{', '.join(models) or 'no model'}: no attitude generations in this store, RQ3 not computed"

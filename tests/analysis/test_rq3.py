@@ -155,3 +155,13 @@ def test_degenerate_store_gives_notes_not_errors(degenerate_study: Study, capsys
     assert rq3.key_numbers(counts, alphas, sim) == {}
     line = rq3.headline_text(sim, counts, degenerate_study.models)
     assert "zephyr" in line and "no attitude generations" in line and "nan" not in line.lower()
+
+
+def test_headline_when_no_friedman_test_is_defined() -> None:
+    counts = pd.DataFrame({"model": ["m", "m"], "family": ["regular", "control"],
+                           "tested": [0, 0], "significant": [0, 0]})
+    sim = pd.DataFrame(columns=["comparison", "model", "cosine", "n_entries", "reason"])
+    line = rq3.headline_text(sim, counts, ["m"])
+    assert "no Friedman test defined" in line and "0 of 0" not in line
+    counts.loc[0, ["tested", "significant"]] = [7, 3]
+    assert "m regular 3 of 7" in rq3.headline_text(sim, counts, ["m"])
