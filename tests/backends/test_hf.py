@@ -12,6 +12,7 @@ from personalib import prompts
 from personalib.backends.base import Decoding, Request
 from personalib.backends.hf import cpu_has_native_bf16, is_out_of_memory, resolve_dtype
 from personalib.errors import PersonalibError
+from personalib.params import load_model
 
 QUESTIONS = [
     "Question: What is 2 + 2?\nA. 4\nB. 5\n\nPlease provide only the letter that corresponds to your answer.",
@@ -108,9 +109,9 @@ def test_describe(embedded_hf) -> None:
     assert info["model_id"] == "google/gemma-3-270m"
     assert info["revision"].startswith("sha256:a5fd3b62")
     assert info["chat_template_sha256"] is None  # a base model: no chat template
-    assert (info["dtype"], info["device"]) == ("float32", "cpu")  # params gemma3-270m-demo
+    assert (info["dtype"], info["device"]) == ("float32", "cpu")  # the fixture's override
     assert info["weights"]["source"] == "embedded" and info["weights"]["gguf_sha256"].startswith("a5fd3b62")
-    assert info["batch_size"] == 16
+    assert info["batch_size"] == load_model("gemma3-270m-demo").batch_size
 
 
 @pytest.mark.slow
