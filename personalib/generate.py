@@ -216,6 +216,13 @@ class _Context:
         return self.manifest["run_id"]
 
 
+def _nothing_done(manifest: dict[str, Any], total: Counts) -> bool:
+    """A completed run that found everything already stored leaves the store as it was (its
+    manifest is removed), so that reports built from the store stay up to date (docs/reports.md)."""
+    return (manifest["status"] == "completed" and total.planned == total.skipped
+            and not (total.reused or total.generated or total.failed))
+
+
 def generate(
     profile: Profile,
     options: GenerateOptions | None = None,
@@ -255,7 +262,10 @@ def generate(
         manifest["ended_at"] = utc_now()
         manifest["counts"] = asdict(ctx.total)
         if manifest["models"] and not options.dry_run:
-            store.write_manifest(manifest)
+            if _nothing_done(manifest, ctx.total):  # drop the manifest written before sending
+                (store.manifests_dir / f"{manifest['run_id']}.json").unlink(missing_ok=True)
+            else:
+                store.write_manifest(manifest)
         _print_summary(ctx)
     return {
         "run_id": ctx.run_id, "store": str(store.path), "dry_run": options.dry_run, "counts": asdict(ctx.total),

@@ -94,10 +94,13 @@ def test_run_stores_every_planned_entry_once_then_rerun_sends_nothing(tmp_path: 
     assert len(frame) == planned and frame["key"].is_unique
     assert set(frame["persona_set"]) == {"regular", "empty", "control"}
     assert len(store.parts()) == 3 + 2  # chunks of 7: truthfulqa 20 -> 3 parts, mmlu 12 -> 2
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*") if p.is_file()}
     again = EchoBackend()
     second = _run(_write_profile(tmp_path), again)
     assert second["counts"]["skipped"] == planned and second["counts"]["generated"] == 0
     assert again.sent == [] and store.read_raw().num_rows == planned
+    # nothing done, nothing written (no new manifest): reports built from the store stay up to date
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*") if p.is_file()} == before
 
 
 def test_keys_are_the_messages_sent_with_the_effective_decoding(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import platform
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -43,10 +44,11 @@ def utc_now() -> str:
 
 
 def new_run_id() -> str:
-    """`<UTC time>-<host>-<pid>`: unique per run, sortable by start time."""
+    """`<UTC time>-<host>-<pid>-<4 random hex>`: unique per run (two runs of one process in the
+    same second included), sortable by start time."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40]
-    return f"{stamp}-{host}-{os.getpid()}"
+    return f"{stamp}-{host}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 def git_commit() -> str | None:
