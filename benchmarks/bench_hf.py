@@ -163,7 +163,18 @@ def random_model_backend(config: Any, texts: list[str], device: str, dtype: torc
     return HFBackend(model, tokenizer, model_id=f"random-init {type(config).__name__}", batch_size=batch_size)
 
 
-def run_gpu(max_new_tokens: int = 100, batch_size: int = 256, baseline_n: int = 16, config: Any = None, device: str = "cuda") -> dict[str, float] | None:
+def write_prompts(path: str) -> None:
+    """Save `persona_prompts()` as JSON for `--prompts` (a GPU node without pandas/yaml needs only
+    torch and transformers to run the GPU part)."""
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(persona_prompts(), fh)
+    print(f"wrote {path}")
+
+
+def run_gpu(max_new_tokens: int = 100, batch_size: int = 256, baseline_n: int = 16, config: Any = None,
+            device: str = "cuda", prompts_file: str | None = None) -> dict[str, float] | None:
     """The GPU measurement on a random 7B-architecture model (module doc); None when skipped."""
     from transformers import MistralConfig
 
@@ -171,7 +182,13 @@ def run_gpu(max_new_tokens: int = 100, batch_size: int = 256, baseline_n: int = 
         print("GPU benchmark skipped: no CUDA GPU on this machine (run with --gpu on a GPU node)")
         return None
     config = config or MistralConfig()
-    pairs = persona_prompts()
+    if prompts_file:
+        import json
+
+        with open(prompts_file, encoding="utf-8") as fh:
+            pairs = [tuple(p) for p in json.load(fh)]
+    else:
+        pairs = persona_prompts()
     texts = [f"You are {p}.\n\n{item}" for p, item in pairs]
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     backend = random_model_backend(config, texts, device, dtype, batch_size)
@@ -197,10 +214,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both sides (default 1: stable on shared machines)")
     parser.add_argument("--baseline-prompts", type=int, default=12, help="baseline subset size (default 12)")
     parser.add_argument("--gpu", action="store_true", help="only the random 7B-architecture GPU benchmark (CUDA)")
+    parser.add_argument("--prompts", help="GPU part: read the (persona, item) pairs from this JSON file")
+    parser.add_argument("--write-prompts", help="write the (persona, item) pairs to this JSON file and stop")
     args = parser.parse_args(sys.argv[1:] if argv is None and __name__ == "__main__" else argv or [])
+    if args.write_prompts:
+        write_prompts(args.write_prompts)
+        return
     if not args.gpu:
         run_cpu(args.max_new_tokens, args.batch_size or 64, args.dtype, args.threads, args.baseline_prompts)
-    run_gpu(args.max_new_tokens, args.batch_size or 256, args.baseline_prompts)
+    run_gpu(args.max_new_tokens, args.batch_size or 256, args.baseline_prompts, prompts_file=args.prompts)
 
 
 if __name__ == "__main__":

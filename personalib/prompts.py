@@ -29,11 +29,13 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from personalib.errors import ConfigError
-from personalib.params import ModelParams
-from personalib.personas import Persona
+
+if TYPE_CHECKING:  # annotations only: rendering needs no params/personas (GPU nodes, benchmarks)
+    from personalib.params import ModelParams
+    from personalib.personas import Persona
 
 Placement = Literal["system", "user", "completion"]
 PLACEMENTS: tuple[str, ...] = ("system", "user", "completion")
@@ -46,7 +48,7 @@ _PROBE_USER = "personalib-user-probe-7c1e"
 
 def persona_statement(persona: Persona | str) -> str:
     """`You are {persona}.`; "" for the empty persona (METHODS 2)."""
-    text = persona.text if isinstance(persona, Persona) else persona
+    text = persona if isinstance(persona, str) else persona.text
     return f"You are {text}." if text else ""
 
 

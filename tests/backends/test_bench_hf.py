@@ -27,6 +27,18 @@ def test_gpu_path_on_a_tiny_random_model(capsys) -> None:
     assert "prompts/s" in out and "GPU-hours" in out
 
 
+def test_gpu_path_reads_the_prompts_from_a_file(tmp_path, capsys) -> None:
+    from transformers import MistralConfig
+
+    path = tmp_path / "prompts.json"
+    bench_hf.main(["--write-prompts", str(path)])
+    tiny = MistralConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2)
+    m = bench_hf.run_gpu(max_new_tokens=2, batch_size=64, baseline_n=4, config=tiny, device="cpu",
+                         prompts_file=str(path))
+    assert m is not None and m["n"] == 256
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message printed without a GPU")
 def test_gpu_benchmark_is_skipped_with_a_message_on_cpu(capsys) -> None:
     assert bench_hf.run_gpu() is None
