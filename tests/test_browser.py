@@ -199,3 +199,45 @@ def test_research_question_report_figures_render(study_reports: Path, page: Page
     assert "Traceback" not in text and "Demo data." in text
     assert "Deviations from the original analysis" in text
     assert page.js("document.querySelectorAll('[data-mime-type=\"application/vnd.jupyter.stderr\"]').length") == 0
+
+
+@pytest.fixture(scope="module")
+def demo_reports(tmp_path_factory) -> Path:
+    """The demo profile end to end, as `make reproduce` runs it, on the first 2 items of each
+    dataset (17 personas x 10 prompts) so that it fits the test budget: generate with the embedded
+    model, then every report and the index."""
+    import os
+    import sys
+
+    tmp = tmp_path_factory.mktemp("demo")
+    repo = Path(__file__).resolve().parents[1]
+    for args in (["generate", "--profile", "demo", "--limit", "2", "--store", str(tmp / "store"),
+                  "--no-progress"],
+                 ["report", "--profile", "demo", "--store", str(tmp / "store"),
+                  "--output", str(tmp / "reports")]):
+        proc = subprocess.run([sys.executable, "-m", "personalib", *args], cwd=repo, env=os.environ,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "8 built, 0 up to date, 0 failed" in proc.stdout
+    return tmp / "reports"
+
+
+def test_demo_index_and_a_report_render(demo_reports: Path, page: Page):
+    page.open((demo_reports / "index.html").as_uri())
+    links = page.js("Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href'))")
+    for name in ("rq1_performance", "rq2_bias", "rq3_attitudes", "rq4_refusals"):
+        assert {f"{name}__all.html", f"{name}__gemma3-270m-demo.html"} <= set(links)
+    text = page.js("document.body.innerText")
+    assert "Demo data." in text and "failed" not in text and "no headline recorded" not in text
+    page.open((demo_reports / "rq1_performance__gemma3-270m-demo.html").as_uri())
+    images = page.js(
+        "Array.from(document.images).map(i => {const r = i.getBoundingClientRect();"
+        " return {complete: i.complete, w: i.naturalWidth, x: r.x + window.scrollX,"
+        " y: r.y + window.scrollY, cw: r.width, ch: r.height};})")
+    assert images
+    for img in images:
+        assert img["complete"] and img["w"] > 100
+        shot = page.screenshot({"x": img["x"], "y": img["y"], "width": img["cw"], "height": img["ch"]})
+        assert _ink(shot) > 0.02, img
+    text = page.js("document.body.innerText")
+    assert "Traceback" not in text and "Demo data." in text

@@ -272,7 +272,11 @@ def associations(study: Study) -> Associations:
     scores = metrics.attitude_scores(study.scored)
     for model in [m for m in study.models_present if m in set(scores.index.get_level_values("model"))]:
         own = scores.xs(model, level="model").reset_index()
-        att = own.set_index(_persona_index(own))[list(stats.ATTITUDES)]
+        absent = [a for a in stats.ATTITUDES if a not in own.columns or own[a].isna().all()]
+        if absent:
+            out.notes.append(f"{model}: no scores for {', '.join(absent)} (no generations for "
+                             "their statements): their correlations are undefined")
+        att = own.set_index(_persona_index(own)).reindex(columns=list(stats.ATTITUDES))
         out.attitudes[model] = stats.attitude_correlations(att)
         out.n_random = max(out.n_random, len(att))
         tox = study.rows("toxicity", model)

@@ -165,3 +165,18 @@ def test_headline_when_no_friedman_test_is_defined() -> None:
     assert "no Friedman test defined" in line and "0 of 0" not in line
     counts.loc[0, ["tested", "significant"]] = [7, 3]
     assert "m regular 3 of 7" in rq3.headline_text(sim, counts, ["m"])
+
+
+def test_a_store_with_one_attitude_dimension_gives_notes_not_errors(study: Study) -> None:
+    """Users run subsets (`generate --limit 2`): statements of one attitude only."""
+    import dataclasses
+
+    keep = (study.scored["dataset"] != "attitudes") | (study.scored["attitude"] == "freedom of speech")
+    subset = dataclasses.replace(study, scored=study.scored[keep].reset_index(drop=True))
+    assoc = rq3.associations(subset)
+    assert any("no scores for harm of hate speech" in n for n in assoc.notes)
+    m = assoc.attitudes["zephyr"].r
+    assert m.loc["harm of hate speech"].isna().all()
+    sim = rq3.similarity(assoc)
+    assert not sim.empty
+    assert rq3.headline_text(sim, rq3.significant_counts(rq3.attitude_friedman(subset)), subset.models)
