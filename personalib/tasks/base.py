@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import string
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -141,7 +142,7 @@ def finish_items(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataF
     return frame
 
 
-class Task:
+class Task(ABC):
     """One dataset's items from one data origin (module doc). Subclasses define `_build`."""
 
     name: ClassVar[str]
@@ -204,8 +205,9 @@ class Task:
             self._items = self._build()
         return self._items.copy()
 
+    @abstractmethod
     def _build(self) -> pd.DataFrame:
-        raise NotImplementedError
+        """Read the source (or demo/local files) and build the items table; one per dataset."""
 
     def __repr__(self) -> str:
         origin = "demo" if self.is_demo else ("local files" if self.files else "pinned source")
