@@ -50,10 +50,10 @@ def persona_strip(scores: pd.DataFrame, *, value: str = "value", x: str = "datas
     nrows = -(-len(panels) // ncols)
     fig, grid = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.2 * nrows), squeeze=False,
                              sharey=True)
-    axes = [list(grid.flat)[: len(panels)]]
+    axes = list(grid.flat)[: len(panels)]
     for ax in list(grid.flat)[len(panels):]:
         ax.set_visible(False)
-    for ax, panel in zip(axes[0], panels):
+    for ax, panel in zip(axes, panels):
         part = data if panel is None else data[data[col].astype(str) == panel]
         regular = part[part[category] != EMPTY_CATEGORY]
         sns.stripplot(data=regular, x=x, y=value, hue=category, order=order, palette=palette,
@@ -67,7 +67,7 @@ def persona_strip(scores: pd.DataFrame, *, value: str = "value", x: str = "datas
         ax.set_ylabel(ylabel)
         ax.tick_params(axis="x", rotation=30)
     seen: dict[str, object] = {}
-    for ax in axes[0]:
+    for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, handle)
         if ax.get_legend() is not None:

@@ -24,6 +24,7 @@ from personalib import metrics, stats
 from personalib.analysis.data import Study
 from personalib.analysis.figures import CONTROL_CATEGORY, EMPTY_CATEGORY, persona_strip
 from personalib.analysis.show import note
+from personalib.metrics.common import with_notes
 
 TASKS: dict[str, str] = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ"}
 """Dataset -> label of the three RQ1 tasks (METHODS 5)."""
@@ -31,17 +32,6 @@ OVERALL = "overall"
 METRICS: tuple[str, ...] = (*TASKS.values(), OVERALL)
 NO_PERSONA = "empty"
 SCORE_COLUMNS = ["model", "persona_set", "persona", "category", "dataset", "value"]
-
-
-def _with_notes(table: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    table.attrs["notes"] = list(dict.fromkeys([*table.attrs.get("notes", []), *notes]))
-    return table
-
-
-def metric_input(study: Study) -> pd.DataFrame:
-    """`study.scored`, the metrics' input (BBQ rows keep their item's BBQ `category`, which BBQ
-    accuracy averages over, METHODS 5; the persona's is `persona_category`)."""
-    return study.scored
 
 
 def absent_tasks(study: Study) -> list[str]:
@@ -65,7 +55,7 @@ def persona_scores(study: Study) -> pd.DataFrame:
     Columns `SCORE_COLUMNS`; `dataset` is one of `METRICS`. Undefined scores are dropped; why they
     are undefined is in `attrs["notes"]` (one note per absent dataset, not one per persona).
     """
-    scored = metric_input(study)
+    scored = study.scored
     parts, notes = [], absent_tasks(study)
     for model in study.models_present:
         own = scored[scored["model"] == model]
@@ -75,21 +65,17 @@ def persona_scores(study: Study) -> pd.DataFrame:
         notes += [n for n in metrics.notes_of(table) if not n.startswith("no ")]
         parts.append(table.rename(columns={**TASKS}))
     if not parts:
-        return _with_notes(pd.DataFrame(columns=SCORE_COLUMNS), notes)
+        return with_notes(pd.DataFrame(columns=SCORE_COLUMNS), notes)
     wide = pd.concat(parts)
     long = wide.melt(ignore_index=False, var_name="dataset", value_name="value").reset_index()
-    long["category"] = long["persona"].map(_persona_categories(study)).fillna("unknown")
+    long["category"] = long["persona"].map(study.persona_categories()).fillna("unknown")
     long = long.dropna(subset=["value"])[SCORE_COLUMNS].reset_index(drop=True)
     rank = {"_m": long["model"].map({m: i for i, m in enumerate(study.models_present)}),
             "_d": long["dataset"].map({d: i for i, d in enumerate(METRICS)})}
     long = long.assign(**rank).sort_values(["_m", "_d", "persona"], kind="stable")
     long = long.drop(columns=list(rank)).reset_index(drop=True)
     long.attrs = {}
-    return _with_notes(long, notes)
-
-
-def _persona_categories(study: Study) -> dict[str, str]:
-    return study.persona_categories()
+    return with_notes(long, notes)
 
 
 def wide_scores(scores: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +100,7 @@ def gap_table(scores: pd.DataFrame) -> pd.DataFrame:
     cols = ["model", "dataset", "n_personas", "top_persona", "top_value", "bottom_persona",
             "bottom_value", "gap", "no_persona", "no_persona_rank", "reason"]
     if scores.empty:
-        return _with_notes(pd.DataFrame(columns=cols), scores.attrs.get("notes", []))
+        return with_notes(pd.DataFrame(columns=cols), scores.attrs.get("notes", []))
     gaps = stats.score_gap(scores, value="value", by=("model", "dataset"))
     empty = scores[scores["persona"] == NO_PERSONA].set_index(["model", "dataset"])["value"]
     ranks = scores.assign(rank=scores.groupby(["model", "dataset"])["value"].rank(
@@ -145,7 +131,7 @@ def top_bottom_table(scores: pd.DataFrame, k: int = 5) -> pd.DataFrame:
 def cochran_table(study: Study) -> pd.DataFrame:
     """Cochran's Q per model and dataset over the items x personas matrix of per-item hits
     (`metrics.per_item`, `stats.cochrans_q_table`; METHODS 6). Absent datasets: a note."""
-    scored = metric_input(study)
+    scored = study.scored
     parts = []
     for name, lab in TASKS.items():
         if (scored["dataset"] == name).any():
@@ -154,11 +140,11 @@ def cochran_table(study: Study) -> pd.DataFrame:
             parts.append(hits.assign(dataset=lab))
     cols = ["model", "dataset", "statistic", "dof", "p_value", "n", "k", "reason", "note"]
     if not parts:
-        return _with_notes(pd.DataFrame(columns=cols), absent_tasks(study))
+        return with_notes(pd.DataFrame(columns=cols), absent_tasks(study))
     q = stats.cochrans_q_table(pd.concat(parts, ignore_index=True), values="hit",
                                by=("model", "dataset"))
     q = q.rename(columns={"n": "n_items", "k": "n_personas"})
-    return _with_notes(q.drop(columns=["measure", "test"]), absent_tasks(study))
+    return with_notes(q.drop(columns=["measure", "test"]), absent_tasks(study))
 
 
 def consistency_table(scores: pd.DataFrame) -> pd.DataFrame:
@@ -170,7 +156,7 @@ def consistency_table(scores: pd.DataFrame) -> pd.DataFrame:
     models = sorted(scores["model"].unique()) if not scores.empty else []
     if len(models) < 2:
         which = f" ({models[0]})" if models else ""
-        return _with_notes(pd.DataFrame(columns=cols), [
+        return with_notes(pd.DataFrame(columns=cols), [
             f"only one model{which} in this report: cross-model consistency needs at least two"])
     table = stats.cross_model_consistency(scores, value="value", metric="dataset")
     table = table.rename(columns={"metric": "dataset"})
@@ -192,10 +178,10 @@ def expert_tables(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Expert-persona ranks on MMLU (`metrics.expert_ranks` per group and scope, and
     `metrics.expert_member_ranks` per member; METHODS 5); groups without a member in the data are
     left out with a note. Without MMLU generations both tables are empty with a note."""
-    scored = metric_input(study)
+    scored = study.scored
     if not (scored["dataset"] == "mmlu").any():
         msg = "no MMLU generations in this store: expert-persona ranks are not computed"
-        return _with_notes(pd.DataFrame(), [msg]), _with_notes(pd.DataFrame(), [msg])
+        return with_notes(pd.DataFrame(), [msg]), with_notes(pd.DataFrame(), [msg])
     groups = metrics.expert_ranks(scored)
     notes = metrics.notes_of(groups)
     groups = groups[groups["members"] > 0].reset_index(drop=True)
@@ -203,7 +189,7 @@ def expert_tables(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
         notes = ["none of the expert personas (METHODS 5: technology, law, psychology, healthcare) "
                  "is in the data"]
     members = metrics.expert_member_ranks(scored)
-    return _with_notes(groups, notes), members
+    return with_notes(groups, notes), members
 
 
 def std_ratio_table(scores: pd.DataFrame) -> pd.DataFrame:
@@ -214,7 +200,7 @@ def std_ratio_table(scores: pd.DataFrame) -> pd.DataFrame:
     if part.empty:
         return pd.DataFrame(columns=cols)
     if not (part["category"] == CONTROL_CATEGORY).any():
-        return _with_notes(pd.DataFrame(columns=cols), [
+        return with_notes(pd.DataFrame(columns=cols), [
             "no control personas in the data: std ratios against the control personas are undefined"])
     return stats.std_ratios(part, value="value", by=("model", "dataset"))[cols]
 

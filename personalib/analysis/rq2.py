@@ -23,6 +23,7 @@ from personalib.analysis.show import note
 from personalib.errors import PersonalibError
 from personalib.metrics import KEYS
 from personalib.metrics.bias import METADATA_HINT
+from personalib.metrics.common import with_notes
 
 MEASURES: dict[str, str] = {"s_dis": "s_DIS", "s_amb": "s_AMB", "bias": "bias (mean)",
                             "unknown_freq": "unknown frequency"}
@@ -31,28 +32,10 @@ NO_BBQ = "no BBQ generations in this store: the bias analysis of RQ2 cannot be c
 SCORE_COLUMNS = [*KEYS, "category", *MEASURES]
 
 
-def _with_notes(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    frame.attrs["notes"] = list(dict.fromkeys([*frame.attrs.get("notes", []), *notes]))
-    return frame
-
-
-def persona_categories(study: Study) -> dict[str, str]:
-    """Persona stem -> persona category (regular category, `control` or `empty`; METHODS 1)."""
-    cats = dict(study.personas.drop_duplicates("persona")[["persona", "category"]]
-                .itertuples(index=False))
-    return {str(k): str(v) for k, v in cats.items()}
-
-
-def bbq_rows(study: Study) -> pd.DataFrame:
-    """The scored BBQ rows (`category` = the item's BBQ category); empty when the store has no BBQ
-    generations."""
-    return study.rows("bbq")
-
-
 def has_bbq(study: Study) -> bool:
     """True when the study has BBQ generations with bias targets (METHODS 3 metadata); otherwise
     says once, in a note, why the RQ2 analysis cannot be computed, and returns False."""
-    rows = bbq_rows(study)
+    rows = study.rows("bbq")
     if rows.empty:
         note(NO_BBQ)
         return False
@@ -65,19 +48,19 @@ def has_bbq(study: Study) -> bool:
 def bias_scores(study: Study) -> pd.DataFrame:
     """One row per model x persona: persona `category`, `s_dis`, `s_amb`, `bias` = mean of the two,
     `unknown_freq` (METHODS 5, via `metrics.bbq_bias`); the metric's notes say what is undefined."""
-    rows = bbq_rows(study)
+    rows = study.rows("bbq")
     if rows.empty:
-        return _with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [NO_BBQ])
+        return with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [NO_BBQ])
     try:
         table = metrics.bbq_bias(rows)
     except PersonalibError as exc:  # no bias targets: the metadata file was not loaded
-        return _with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [str(exc)])
+        return with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [str(exc)])
     out = table.reset_index()
     out.attrs = {}  # reset_index keeps the metric's notes: they come back condensed below
     order = {m: i for i, m in enumerate(study.models)}
     out = out.sort_values("model", key=lambda m: m.astype(str).map(order), kind="stable", ignore_index=True)
-    out.insert(3, "category", out["persona"].astype(str).map(persona_categories(study)).fillna("unknown"))
-    return _with_notes(out[SCORE_COLUMNS], condense_notes(metrics.notes_of(table)))
+    out.insert(3, "category", out["persona"].astype(str).map(study.persona_categories()).fillna("unknown"))
+    return with_notes(out[SCORE_COLUMNS], condense_notes(metrics.notes_of(table)))
 
 
 _CELL_NOTE = re.compile(r"^bias undefined for (?P<who>\S+) in (?P<cat>\S+) \((?P<cond>\w+)\): "
@@ -144,14 +127,14 @@ def _tidy(scores: pd.DataFrame, value: str) -> pd.DataFrame:
 def top_bottom(scores: pd.DataFrame, value: str = "bias", k: int = 5) -> pd.DataFrame:
     """The k most and least biased personas per model (`stats.top_bottom`, ties by stem)."""
     if scores.empty:
-        return _with_notes(pd.DataFrame(columns=["model", "end", "rank", "persona", value]), [NO_BBQ])
+        return with_notes(pd.DataFrame(columns=["model", "end", "rank", "persona", value]), [NO_BBQ])
     return stats.top_bottom(_tidy(scores, value), value=value, k=k)
 
 
 def gaps(scores: pd.DataFrame) -> pd.DataFrame:
     """Top-bottom gap of bias and of unknown frequency per model (`stats.score_gap`, METHODS 6)."""
     if scores.empty:
-        return _with_notes(pd.DataFrame(columns=["model", "measure", "gap"]), [NO_BBQ])
+        return with_notes(pd.DataFrame(columns=["model", "measure", "gap"]), [NO_BBQ])
     parts = []
     for value in ("bias", "unknown_freq"):
         gap = stats.score_gap(scores[["model", "persona", value]], value=value)
@@ -163,9 +146,9 @@ def gaps(scores: pd.DataFrame) -> pd.DataFrame:
 def cochran(study: Study) -> pd.DataFrame:
     """Cochran's Q per model over the items x personas matrix of per-item `biased` (items with a
     bias target) and `unknown` answers (METHODS 6, `stats.cochrans_q_table`)."""
-    rows = bbq_rows(study)
+    rows = study.rows("bbq")
     if rows.empty:
-        return _with_notes(pd.DataFrame(columns=["model", "measure", "p_value"]), [NO_BBQ])
+        return with_notes(pd.DataFrame(columns=["model", "measure", "p_value"]), [NO_BBQ])
     parts = []
     for measure in ("biased", "unknown"):
         part = rows[rows["target_loc"].notna()] if measure == "biased" else rows
@@ -175,7 +158,7 @@ def cochran(study: Study) -> pd.DataFrame:
         long[measure] = long[measure].astype("Float64").to_numpy(np.float64, na_value=np.nan)
         parts.append(stats.cochrans_q_table(long, values=measure, by=("model",)))
     if not parts:
-        return _with_notes(pd.DataFrame(columns=["model", "measure", "p_value"]),
+        return with_notes(pd.DataFrame(columns=["model", "measure", "p_value"]),
                            ["no BBQ item has a bias target: Cochran's Q on biased answers is undefined"])
     return pd.concat(parts, ignore_index=True).sort_values(["model", "measure"], kind="stable",
                                                            ignore_index=True)
@@ -197,7 +180,7 @@ def std_ratios(scores: pd.DataFrame) -> pd.DataFrame:
     """Per model and category, the std of bias and of unknown frequency divided by the control
     personas' std (METHODS 6 disparity; the original built this figure from accuracy, METHODS 7)."""
     if scores.empty:
-        return _with_notes(pd.DataFrame(columns=["model", "measure", "category", "ratio"]), [NO_BBQ])
+        return with_notes(pd.DataFrame(columns=["model", "measure", "category", "ratio"]), [NO_BBQ])
     long = long_scores(scores, ["bias", "unknown_freq"])
     return stats.std_ratios(long, by=("model", "measure"))
 
@@ -238,7 +221,7 @@ def _mapping_notes(study: Study, table: pd.DataFrame) -> list[str]:
     present = set(study.scored["persona"].astype(str))
     absent = sorted(set(mapping) - present)
     regular = sorted(p for p in present if p not in mapping
-                     and persona_categories(study).get(p) not in ("control", "empty"))
+                     and study.persona_categories().get(p) not in ("control", "empty"))
     out = []
     if absent:
         out.append(f"{len(absent)} of the {len(mapping)} personas mapped to a BBQ group are not in "
@@ -252,40 +235,40 @@ def _mapping_notes(study: Study, table: pd.DataFrame) -> list[str]:
 def self_bias(study: Study) -> pd.DataFrame:
     """Self-accuracy and self-bias of the personas whose demographic is a BBQ group, with their
     ranks among all personas of the model and their whole-BBQ ranks (METHODS 5, `metrics.self_bias`)."""
-    rows = bbq_rows(study)
+    rows = study.rows("bbq")
     if rows.empty:
-        return _with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [NO_BBQ])
+        return with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [NO_BBQ])
     try:
         table = metrics.self_bias(rows, study.items["bbq"])
     except PersonalibError as exc:
-        return _with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [str(exc)])
+        return with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [str(exc)])
     unexplained = [f"{r.model}/{r.persona}" for r in table[table["self_bias"].isna()].itertuples()
                    if not any(r.persona in n and "self-bias" in n for n in metrics.notes_of(table))]
     reasons = [f"self-bias undefined for {', '.join(unexplained)}: on the persona's own items s_DIS or "
                "s_AMB is 0/0 (every answer 'unknown' in a context condition)"] if unexplained else []
     ranks = [c for c in table.columns if c.endswith("_rank")]
     table = table.astype({c: "Int64" for c in ranks})
-    return _with_notes(table, [*metrics.notes_of(table), *reasons, *_mapping_notes(study, table)])
+    return with_notes(table, [*metrics.notes_of(table), *reasons, *_mapping_notes(study, table)])
 
 
 def self_differences(study: Study, kind: str = "accuracy") -> pd.DataFrame:
     """Companion table (a) `kind="accuracy"`: self-accuracy minus all personas' accuracy, or (b)
     `kind="own_group"`: own-group answer rate minus all personas', on the persona's items, by
     context condition x question polarity (METHODS 5); one row per persona, one column per cell."""
-    rows = bbq_rows(study)
+    rows = study.rows("bbq")
     if rows.empty:
-        return _with_notes(pd.DataFrame(columns=[*KEYS, "group"]), [NO_BBQ])
+        return with_notes(pd.DataFrame(columns=[*KEYS, "group"]), [NO_BBQ])
     fn = metrics.self_accuracy_differences if kind == "accuracy" else metrics.own_group_differences
     long = fn(rows, study.items["bbq"])
     if long.empty:
-        return _with_notes(pd.DataFrame(columns=[*KEYS, "group"]), metrics.notes_of(long))
+        return with_notes(pd.DataFrame(columns=[*KEYS, "group"]), metrics.notes_of(long))
     long = long.assign(cell=long["context_condition"].astype(str) + " / "
                        + long["question_polarity"].astype(str))
     index = [*KEYS, "group", "cell"]
     long = long.astype({c: str for c in index})
     wide = long.set_index(index)["difference"].unstack("cell")
     wide.columns.name = None
-    return _with_notes(wide.reset_index(), metrics.notes_of(long))
+    return with_notes(wide.reset_index(), metrics.notes_of(long))
 
 
 def summary(scores: pd.DataFrame, cochran_table: pd.DataFrame) -> pd.DataFrame:

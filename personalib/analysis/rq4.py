@@ -75,13 +75,9 @@ def refusal_table(study: Study) -> pd.DataFrame:
         return _with_notes(pd.DataFrame(columns=["model", "persona_set", "persona", "category",
                                                  AVERAGE]), notes + ["no generations to analyse"])
     table = pd.concat(parts).reset_index()
-    table.insert(3, "category", table["persona"].map(_category_of(study)).fillna("unknown"))
+    table.insert(3, "category", table["persona"].map(study.persona_categories()).fillna("unknown"))
     tasks = [t for t in TASKS if table[t].notna().any()]
     return _with_notes(table[["model", "persona_set", "persona", "category", *tasks, AVERAGE]], notes)
-
-
-def _category_of(study: Study) -> dict[str, str]:
-    return study.persona_categories()
 
 
 def average_rates(study: Study, *, include_empty: bool = True) -> pd.DataFrame:

@@ -87,5 +87,5 @@ def figure(fig: object) -> None:
         return
     import matplotlib.pyplot as plt
 
-    _display(fig, f"[figure: {getattr(fig, '_suptitle', None) and fig._suptitle.get_text() or 'plot'}]")
+    _display(fig, "[figure]")
     plt.close(fig)  # type: ignore[arg-type]

@@ -57,7 +57,7 @@ def test_scores_match_a_hand_computation(study: Study, scores: pd.DataFrame) -> 
 
 
 def test_bbq_accuracy_averages_over_item_categories_not_persona_categories(study: Study) -> None:
-    fixed = rq1.metric_input(study)
+    fixed = study.scored
     bbq = fixed[fixed["dataset"] == "bbq"]
     assert set(bbq["category"]) == set(study.items["bbq"]["category"])
     cats = study.persona_categories()

@@ -59,7 +59,7 @@ def test_bias_scores_match_a_hand_computation_over_bbq_categories(study, scores,
 
 
 def test_bias_scores_average_over_bbq_categories_not_persona_categories(study, scores):
-    assert set(rq2.bbq_rows(study)["category"].astype(str)) == set(study.items["bbq"]["category"])
+    assert set(study.rows("bbq")["category"].astype(str)) == set(study.items["bbq"]["category"])
     assert len(scores) == study.scored.groupby(["model", "persona"]).ngroups
     notes = scores.attrs["notes"]
     assert not any("every parsed answer is 'unknown'" in n for n in notes)  # condensed to one
