@@ -87,6 +87,21 @@ class ApiParams(_Strict):
         return self
 
 
+class GenerationParams(_Strict):
+    """How the hf backend batches (docs/backends.md "hf"): `mode` padded | static | continuous, or
+    auto (static on a CUDA GPU, padded on a CPU); `compile` torch.compile of the decoding step
+    (auto: on a CUDA GPU for static and continuous; true needs a CUDA GPU)."""
+
+    mode: Literal["auto", "padded", "static", "continuous"] = "auto"
+    compile: Literal["auto", True, False] = "auto"
+
+    @model_validator(mode="after")
+    def _compile_needs_a_cache_to_compile(self) -> GenerationParams:
+        if self.mode == "padded" and self.compile is True:
+            raise ValueError("compile: true needs mode static or continuous (the padded mode's dynamic cache is not compiled)")
+        return self
+
+
 class ModelParams(_Strict):
     """One model of a run: `params/models/<name>.yaml` (DESIGN "Params")."""
 
@@ -101,6 +116,7 @@ class ModelParams(_Strict):
     decoding: DecodingParams = DecodingParams()
     batch_size: int = Field(32, ge=1)
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    generation: GenerationParams = GenerationParams()
     source: str = Field("hub", min_length=1)
     api: ApiParams | None = None
     tokenizer: str | None = None
@@ -119,6 +135,8 @@ class ModelParams(_Strict):
                 raise ValueError(f"prompt_format 'completion' needs a local tokenizer; backend {self.backend!r} takes chat messages only")
             if self.source != "hub":
                 raise ValueError(f"source {self.source!r} is for the hf backend; API models use source: hub")
+            if "generation" in self.model_fields_set:
+                raise ValueError(f"generation: settings are for the hf backend; backend {self.backend!r} batches on the server")
         elif self.api is not None:
             raise ValueError("api: settings are only for the openai and openai-batch backends")
         if self.prompt_format == "completion" and self.persona_placement == "system":

@@ -3,7 +3,7 @@
 `create(model_params, **overrides)` builds the backend named by params `backend`:
 
 - `hf` (`personalib.backends.hf`): transformers, batched greedy generation; overrides `device`,
-  `dtype`, `batch_size`.
+  `dtype`, `batch_size`, `mode` and `compile` (params `generation`).
 - `openai` (`personalib.backends.openai`): chat completions via the official client against
   api.openai.com or any OpenAI-compatible server (`api.base_url`); overrides `api_key`, `base_url`,
   `concurrency`, `max_retries`, `timeout_s`, `backoff_base_s`, `backoff_cap_s`.
@@ -27,7 +27,7 @@ from personalib.paths import cache_dir
 __all__ = ["BACKENDS", "Backend", "Decoding", "Request", "Result", "create", "load_tokenizer"]
 
 BACKENDS: tuple[str, ...] = ("hf", "openai", "openai-batch")
-_HF_OPTIONS = frozenset({"device", "dtype", "batch_size"})
+_HF_OPTIONS = frozenset({"device", "dtype", "batch_size", "mode", "compile"})
 _API_OPTIONS = frozenset({"api_key", "base_url", "max_retries", "timeout_s", "backoff_base_s", "backoff_cap_s"})
 _BATCH_OPTIONS = _API_OPTIONS | {"state_dir", "poll_interval_s", "max_wait_s", "max_requests_per_batch"}
 
@@ -41,7 +41,7 @@ def create(model: Any, **overrides: Any) -> Backend:
     kind = model.backend
     if kind == "hf":
         _check(kind, overrides, _HF_OPTIONS)
-        from personalib.backends.hf import load_hf_backend
+        from personalib.backends.hf_load import load_hf_backend
 
         return load_hf_backend(model, **overrides)
     if kind == "openai":
@@ -68,7 +68,7 @@ def load_tokenizer(model: Any) -> Any:
     """The local tokenizer of an hf model (for dry runs and token counts); None for API backends."""
     if model.backend != "hf":
         return None
-    from personalib.backends.hf import load_tokenizer as load
+    from personalib.backends.hf_load import load_tokenizer as load
 
     return load(model)
 

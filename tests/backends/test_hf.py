@@ -10,7 +10,8 @@ import torch
 
 from personalib import prompts
 from personalib.backends.base import Decoding, Request
-from personalib.backends.hf import cpu_has_native_bf16, is_out_of_memory, resolve_dtype
+from personalib.backends import hf_continuous
+from personalib.backends.hf import cpu_has_native_bf16, is_out_of_memory, resolve_dtype, resolve_generation
 from personalib.errors import PersonalibError
 from personalib.params import load_model
 
@@ -50,25 +51,77 @@ def test_out_of_memory_detection() -> None:
     assert not is_out_of_memory(ValueError("out of memory"))
 
 
+def test_generation_mode_rules() -> None:
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert resolve_generation("auto", "auto", cpu) == ("padded", False)
+    assert resolve_generation("auto", "auto", gpu) == ("static", True)
+    assert resolve_generation("continuous", "auto", gpu) == ("continuous", True)
+    assert resolve_generation("padded", "auto", gpu) == ("padded", False)
+    assert resolve_generation("static", False, gpu) == ("static", False)
+    with pytest.raises(PersonalibError, match="needs a CUDA GPU"):
+        resolve_generation("static", True, cpu)
+    with pytest.raises(PersonalibError, match="needs mode static or continuous"):
+        resolve_generation("padded", True, gpu)
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time(embedded_hf) -> dict[str, object]:
+    """The answers of `_requests` generated alone (padded mode, batch size 1), 8 new tokens."""
+    embedded_hf.mode, embedded_hf.batch_size = "padded", 1
+    try:
+        return {r.key: r for r in embedded_hf.generate(_requests(embedded_hf.tokenizer), Decoding(max_new_tokens=8))}
+    finally:
+        embedded_hf.batch_size = embedded_hf.configured_batch_size
+
+
+@pytest.fixture
+def mode(embedded_hf, request) -> str:
+    """Switch the shared backend to a generation mode for one test (compile as given), then back."""
+    embedded_hf.mode, embedded_hf.compile = request.param
+    yield request.param[0]
+    embedded_hf.mode, embedded_hf.compile, embedded_hf.batch_size = "padded", False, embedded_hf.configured_batch_size
+
+
 @pytest.mark.slow
-def test_left_padded_batch_equals_one_at_a_time(embedded_hf) -> None:
+@pytest.mark.parametrize("mode", [("padded", False), ("static", True), ("continuous", False)], indirect=True)
+def test_batched_answers_equal_one_at_a_time(embedded_hf, one_at_a_time, mode) -> None:
+    """float32 on CPU: every mode gives each prompt, batched with prompts of other lengths, the
+    answer it gets alone (text, token counts, finish reason). Static with compile on (not compiled
+    on a CPU) fills its last batch up to batch_size with copies, whose answers are dropped."""
     requests = _requests(embedded_hf.tokenizer)
     lengths = {len(ids) for _, ids in embedded_hf.encode(requests)}
     assert len(lengths) >= 4  # the rows of the batch need different amounts of padding
-    decoding = Decoding(max_new_tokens=8)
-    embedded_hf.batch_size = len(requests)
-    batched = {r.key: r for r in embedded_hf.generate(requests, decoding)}
-    embedded_hf.batch_size = 1
-    single = {r.key: r for r in embedded_hf.generate(requests, decoding)}
-    embedded_hf.batch_size = embedded_hf.configured_batch_size
+    embedded_hf.batch_size = len(requests) if mode == "padded" else 3
+    batched = {r.key: r for r in embedded_hf.generate(requests, Decoding(max_new_tokens=8))}
     assert set(batched) == {r.key for r in requests}
     for key, result in batched.items():
-        assert result.text == single[key].text
-        assert (result.n_input_tokens, result.n_output_tokens, result.finish_reason) == (
-            single[key].n_input_tokens, single[key].n_output_tokens, single[key].finish_reason)  # fmt: skip
+        single = one_at_a_time[key]
+        assert (result.text, result.n_input_tokens, result.n_output_tokens, result.finish_reason) == (
+            single.text, single.n_input_tokens, single.n_output_tokens, single.finish_reason)  # fmt: skip
     assert any(r.text.strip() for r in batched.values())
     first = embedded_hf.encode(requests[:1])[0][1]
     assert first[0] == embedded_hf.tokenizer.bos_token_id and first[1] != embedded_hf.tokenizer.bos_token_id  # one BOS
+    info = embedded_hf.describe()["generation"]
+    assert info["mode"] == mode and info["continuous_batching"] == (mode == "continuous") and info["batch_invariant"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [("padded", False), ("continuous", False)], indirect=True)
+def test_answer_caps_stop_a_request_early(embedded_hf, one_at_a_time, mode) -> None:
+    """A capped request gets the first `cap` tokens of its full answer, the others their full answer."""
+    requests = _requests(embedded_hf.tokenizer)
+    caps = {requests[0].key: 3, requests[2].key: 1}
+    embedded_hf.batch_size = 3
+    got = {r.key: r for r in embedded_hf.generate(requests, Decoding(max_new_tokens=8), caps=caps)}
+    assert set(got) == {r.key for r in requests}
+    tokenizer = embedded_hf.tokenizer
+    for key, result in got.items():
+        full = one_at_a_time[key]
+        if key not in caps:
+            assert (result.text, result.n_output_tokens) == (full.text, full.n_output_tokens)
+            continue
+        assert result.n_output_tokens <= caps[key] and full.text.startswith(result.text)
+        assert len(tokenizer(result.text, add_special_tokens=False)["input_ids"]) <= caps[key]
 
 
 @pytest.mark.slow
@@ -112,6 +165,61 @@ def test_describe(embedded_hf) -> None:
     assert (info["dtype"], info["device"]) == ("float32", "cpu")  # the fixture's override
     assert info["weights"]["source"] == "embedded" and info["weights"]["gguf_sha256"].startswith("a5fd3b62")
     assert info["batch_size"] == load_model("gemma3-270m-demo").batch_size
+    settings = info["generation"]
+    assert (settings["mode"], settings["compile"], settings["cache_implementation"]) == ("padded", False, "dynamic")
+    assert settings["batch_invariant"] is True and "longest first" in settings["ordering"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [("static", True)], indirect=True)
+def test_a_failed_compile_goes_on_uncompiled_and_is_recorded(embedded_hf, one_at_a_time, mode, monkeypatch) -> None:
+    real_generate = embedded_hf.model.generate
+
+    def generate(*args, **kwargs):  # torch.compile failing on the first compiled call
+        if not kwargs["generation_config"].disable_compile:
+            raise torch._dynamo.exc.TorchDynamoException("inductor: no C++ compiler found (injected)")
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(embedded_hf.model, "generate", generate)
+    requests = _requests(embedded_hf.tokenizer)
+    caps = {r.key: 2 for r in requests}  # two tokens are enough to see the batch answered
+    embedded_hf.batch_size = len(requests)
+    got = {r.key: r for r in embedded_hf.generate(requests, Decoding(max_new_tokens=8), caps=caps)}
+    assert set(got) == set(one_at_a_time) and all(one_at_a_time[k].text.startswith(r.text) for k, r in got.items())
+    settings = embedded_hf.describe()["generation"]
+    assert settings["compile"] is False and "no C++ compiler found" in settings["compile_error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [("continuous", False)], indirect=True)
+def test_continuous_out_of_memory_halves_and_reruns_only_the_unfinished(embedded_hf, mode, monkeypatch) -> None:
+    requests = _requests(embedded_hf.tokenizer)
+    calls: list[list[str]] = []
+    real_run = hf_continuous._run
+
+    def run(backend, todo, config, limits):  # the first pass answers one request, then runs out of memory
+        calls.append([r.key for r, _ in todo])
+        results = real_run(backend, todo, config, limits)
+        if len(calls) == 1:
+            yield next(results)
+            results.close()
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB (injected)")
+        yield from results
+
+    monkeypatch.setattr(hf_continuous, "_run", run)
+    embedded_hf.batch_size = 4
+    got = [r.key for r in embedded_hf.generate(requests, Decoding(max_new_tokens=2))]
+    assert sorted(got) == sorted(r.key for r in requests) and len(got) == len(requests)
+    assert embedded_hf.batch_size == 2 and len(calls) == 2 and len(calls[1]) == len(requests) - 1
+    assert embedded_hf.describe()["generation"]["paged_cache"]["max_requests_per_batch"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [("continuous", False)], indirect=True)
+def test_continuous_failure_is_a_clear_error(embedded_hf, mode) -> None:
+    failure = hf_continuous._failure(embedded_hf, ["RuntimeError: shape mismatch in layer 3"])
+    assert isinstance(failure, PersonalibError) and "shape mismatch" in str(failure) and "generation.mode" in str(failure)
+    assert is_out_of_memory(hf_continuous._failure(embedded_hf, ["CUDA out of memory. Tried to allocate 2 GiB"]))
 
 
 @pytest.mark.slow

@@ -1,6 +1,8 @@
 """The hf backend on a real CUDA GPU (skipped without one; run on the lent GPU machine): bf16 by
-`dtype: auto`, batched greedy answers equal to one-at-a-time answers, and a real CUDA out-of-memory
-error answered by halving the batch with every request still answered.
+`dtype: auto`, the static + compile mode by `generation: auto`, batched greedy answers of every
+mode (padded, static with torch.compile, continuous) equal to one-at-a-time answers in float32,
+answer caps, and a real CUDA out-of-memory error answered by halving the batch with every request
+still answered.
 
 Self-contained (torch, transformers, tokenizers only; a small random model built from a config,
 no download), so it runs on a GPU node without the rest of the stack:
@@ -19,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.bench_hf import random_model_backend  # noqa: E402
 from personalib.backends.base import Decoding, Request  # noqa: E402
-from personalib.backends.hf import resolve_dtype  # noqa: E402
+from personalib.backends.hf import resolve_dtype, resolve_generation  # noqa: E402
 
 try:
     import pytest
@@ -50,17 +52,40 @@ def test_auto_dtype_on_cuda_is_bf16_where_supported() -> None:
     assert resolve_dtype("auto", torch.device("cuda")) is want
 
 
+def test_auto_generation_on_cuda_is_static_with_compile() -> None:
+    assert resolve_generation("auto", "auto", torch.device("cuda")) == ("static", True)
+
+
 def test_batched_answers_equal_one_at_a_time_on_gpu() -> None:
+    """float32, TF32 off: each mode's batched answers against the padded mode one prompt at a time.
+    Compiled kernels may round differently from eager ones, so one flip of a near-tied greedy
+    choice of the random model per mode is tolerated; the count is printed."""
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    backend = _backend(torch.float32, 8)
-    batched = {r.key: r.text for r in backend.generate(_requests(PROMPTS), Decoding(max_new_tokens=8))}
-    backend.batch_size = 1
+    backend = _backend(torch.float32, 1)
     single = {r.key: r.text for r in backend.generate(_requests(PROMPTS), Decoding(max_new_tokens=8))}
-    same = sum(batched[k] == single[k] for k in single)
-    print(f"batched == one at a time on {same}/{len(single)} prompts")
-    assert same >= len(single) - 1  # left padding with a mask: the same greedy answers
-    assert set(batched) == set(single) == {str(i) for i in range(len(PROMPTS))}
+    assert set(single) == {str(i) for i in range(len(PROMPTS))}
+    for mode, compile in (("padded", False), ("static", True), ("continuous", False), ("continuous", True)):
+        backend.mode, backend.compile, backend.batch_size = mode, compile, 8
+        batched = {r.key: r.text for r in backend.generate(_requests(PROMPTS), Decoding(max_new_tokens=8))}
+        same = sum(batched[k] == single[k] for k in single)
+        print(f"{mode}{' + compile' if compile else ''}: batched == one at a time on {same}/{len(single)} prompts; "
+              f"compile error: {backend.compile_error}")
+        assert set(batched) == set(single) and backend.compile_error is None
+        assert same >= len(single) - 1
+    backend.close()
+
+
+def test_static_compiled_bf16_answers_every_request_within_its_cap() -> None:
+    backend = _backend(torch.bfloat16, 8)
+    backend.mode, backend.compile = "static", True
+    requests = _requests(PROMPTS)  # 24 prompts: batches of 8, the compiled shape throughout
+    caps = {r.key: 1 + i % 5 for i, r in enumerate(requests)}
+    results = {r.key: r for r in backend.generate(requests, Decoding(max_new_tokens=8), caps=caps)}
+    assert set(results) == set(caps) and all(r.n_output_tokens <= caps[k] for k, r in results.items())
+    settings = backend.describe()["generation"]
+    print(f"static + compile, bf16: {settings}")
+    assert settings["compile"] is True and settings["compile_error"] is None and settings["batch_invariant"] is False
     backend.close()
 
 
