@@ -1,62 +1,94 @@
-"""hf backend throughput vs the original study's approach (issue 4, "Performance").
+"""hf backend throughput: the previous generation path against the new ones, same run, same prompts.
 
-CPU (default): the embedded Gemma 3 270M, 256 persona prompts (64 personas of the study x 4 demo
-items: TruthfulQA, MMLU, BBQ, attitudes, rendered in the completion format), the same model object,
-dtype, torch threads and max_new_tokens for both sides:
+Paths (`personalib.backends.hf` generation modes):
 
-- `hf`: `personalib.backends.hf` (length-sorted, left-padded batches, greedy);
-- baseline: what the original study did: transformers `pipeline("text-generation")` called one
-  prompt at a time (batch size 1), greedy. It runs on a spread subset of the same prompts (12 of
-  the 256, evenly spread, all four datasets) to keep the benchmark near five minutes; prompts/s is
-  a rate, so the two are comparable. Target: hf >= 8x the baseline's prompts/s.
+- old: `padded`, length-sorted left-padded batches with the dynamic KV cache (the only path before
+  the static cache and continuous batching; still the CPU default);
+- new: `static` (the GPU default: static KV cache, the decoding step compiled by torch.compile on a
+  GPU) and `continuous` (transformers' continuous batching: a finished request leaves its slot at
+  once).
 
-max_new_tokens is the study's 100 by default: at batch size 1 a CPU spends most of its time
-reading the weights once per new token, which batching shares, while the prompt's own forward pass
-costs the same either way, so the speed-up grows with the answer length (and a 32-token run shows a
-smaller one). Both sides run with ONE torch thread by default (`--threads`): on a machine shared
-with other processes, two OpenMP threads per process on two cores made identical calls vary 2.4-18 s,
-one thread kept them within 5%. The load average is printed; the ratio is measured in one run.
+Two answer-length settings, each path timed on both: every prompt decodes up to `max_new_tokens`
+(a random-weight model never stops, so on the GPU that is exactly 100 tokens each), and "released
+lengths": each prompt stops after a length drawn from the study's released answers
+(`benchmarks/answer_lengths.json`, mean about 12 tokens; `benchmarks.answer_lengths`), through the
+backend's answer caps. Every path gets a warm-up call first (2 tokens per prompt: kernels,
+allocator, torch.compile), timed and printed apart.
 
-`--gpu` (CUDA only, skipped with a message otherwise): a randomly initialised model of the 7B
-Mistral architecture (transformers `MistralConfig()` defaults, built from the config: no
-download; throughput does not depend on the weights), bf16, max_new_tokens 100 as in the study,
-with a BPE tokenizer trained on the prompts (ids within the architecture's 32,000 vocabulary) and
-Mistral-Instruct's [INST] chat format (persona prepended to the user turn, as the study did).
-Reports prompts/s, output tokens/s, the same baseline comparison, and the GPU-hours the full study
-(14.56 M generations per 7B model, METHODS "Scale") would take at that rate.
+CPU (default, `python -m benchmarks hf` / `make bench`): the embedded Gemma 3 270M in float32 (in
+float32 all paths must give the same texts, which is checked and printed), one torch thread (two
+threads on a 2-core machine shared with other processes made identical calls vary 2.4-18 s),
+64 persona prompts (16 of the study's personas x 4 demo items: TruthfulQA, MMLU, BBQ, attitudes).
+Also the original study's approach, transformers `pipeline("text-generation")` one prompt at a
+time, on a spread subset (`--baseline-prompts`), against the old path (target >= 8x).
 
-    python -m benchmarks hf                 # via make bench: CPU, then GPU (skipped without CUDA)
-    python -m benchmarks.bench_hf --max-new-tokens 100 --batch-size 64 --baseline-prompts 12 --threads 1
-    python -m benchmarks.bench_hf --gpu     # the GPU part only
+GPU (`--gpu`, CUDA; skipped with a message elsewhere): a randomly initialised model of the 7B
+Mistral architecture (transformers `MistralConfig()` defaults, built from the config: no download;
+throughput does not depend on the weights) in bf16, a byte-level BPE tokenizer trained on the
+prompts, Mistral-Instruct's [INST] chat format (persona prepended to the user turn, as the study
+did). The prompts come from `benchmarks/gpu_prompts.json` (committed: 128 of the study's personas x
+8 demo items, so the GPU node needs only torch, transformers and tokenizers). The old path runs
+at batch 256 on 256 prompts (the configuration of the 18.85 prompts/s measured before), the new
+paths at `--batch-size` (default 512) on 1,024 prompts. Prints prompts/s, output tokens/s, the
+ratio to the old path and the GPU-hours of one model's full grid at each rate (14.56 M
+generations, METHODS "Scale": hours = 14,559,920 / (prompts/s) / 3600). One prepared script of at
+most 8 minutes including torch.compile: parts that would start after `--budget-s` seconds are
+skipped with a message, and `--json PATH` rewrites the figures after every part:
+
+    python -m benchmarks.bench_hf --gpu --json "$OUT/bench_hf_gpu.json"
+    python -m benchmarks.bench_hf --threads 1 --prompts 64 --max-new-tokens 32   # the CPU part
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from benchmarks import answer_lengths
+
 STUDY_GENERATIONS_PER_MODEL = 193 * 75_440  # 14.56 M (METHODS: Scale)
 DEMO_DATASETS = ("truthfulqa", "mmlu", "bbq", "attitudes")
+PROMPTS_FILE = Path(__file__).with_name("gpu_prompts.json")
+OLD = ("padded", False)
+OLD_GPU_BATCH, OLD_GPU_PROMPTS = 256, 256
 MISTRAL_LIKE_TEMPLATE = (  # the [INST] format of Mistral-7B-Instruct (persona prepended to the user turn)
     "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
     "{% else %}{{ m['content'] }}{{ eos_token }}{% endif %}{% endfor %}"
 )
 
 
-def persona_prompts(n_personas: int = 64) -> list[tuple[str, str]]:
-    """(persona text, prompt) pairs: `n_personas` of the study's 193 (spread) x 4 demo items."""
+def persona_prompts(n_personas: int = 64, items_per_dataset: int = 1) -> list[tuple[str, str]]:
+    """(persona text, prompt) pairs: `n_personas` of the study's 193 (spread) x the first
+    `items_per_dataset` demo items of each of the four datasets, persona by persona."""
     from personalib.personas import all_personas
     from personalib.tasks import load_task
 
-    items = [load_task(name, demo=True).items()["prompt"].iloc[0] for name in DEMO_DATASETS]
+    items = [p for name in DEMO_DATASETS for p in load_task(name, demo=True).items()["prompt"].iloc[:items_per_dataset]]
     personas = all_personas()[:: max(1, len(all_personas()) // n_personas)][:n_personas]
     return [(p.text, item) for p in personas for item in items]
+
+
+def write_prompts(path: Path = PROMPTS_FILE, n_personas: int = 128, items_per_dataset: int = 2) -> None:
+    """Write the GPU prompts file: the personas and items of `persona_prompts` (their product)."""
+    pairs = persona_prompts(n_personas, items_per_dataset)
+    data = {"what": f"{n_personas} personas x {items_per_dataset * 4} demo items (benchmarks/bench_hf.py persona_prompts)",
+            "personas": list(dict.fromkeys(p for p, _ in pairs)), "items": list(dict.fromkeys(i for _, i in pairs))}  # fmt: skip
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {path}: {len(pairs)} prompts")
+
+
+def read_prompts(path: Path = PROMPTS_FILE) -> list[tuple[str, str]]:
+    """The (persona, item) pairs of a prompts file, persona by persona."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [(persona, item) for persona in data["personas"] for item in data["items"]]
 
 
 def render_requests(pairs: list[tuple[str, str]], tokenizer: Any, placement: str = "completion") -> list[Any]:
@@ -77,61 +109,131 @@ def baseline_subset(n: int, size: int) -> list[int]:
     return [i * stride + (i % len(DEMO_DATASETS)) for i in range(size) if i * stride + (i % len(DEMO_DATASETS)) < n]
 
 
-def measure(backend: Any, requests: list[Any], max_new_tokens: int, baseline_n: int) -> dict[str, float]:
-    """prompts/s of the hf backend on all requests and of pipeline batch size 1 on a subset."""
-    from transformers import pipeline
-
+def run_path(backend: Any, requests: list[Any], path: tuple[str, bool], batch_size: int, max_new_tokens: int,
+             caps: dict[str, int] | None) -> dict[str, Any]:
+    """Warm up and time one path (mode, compile) on `requests`; its figures and texts."""
     from personalib.backends.base import Decoding
 
+    backend.mode, backend.compile = path
+    backend.batch_size = backend.configured_batch_size = batch_size
     decoding = Decoding(max_new_tokens=max_new_tokens)
-    load_before = os.getloadavg()[0]
-    list(backend.generate(requests[:2], Decoding(max_new_tokens=2)))  # warm-up (kernels, allocator)
-    start = time.perf_counter()
-    results = list(backend.generate(requests, decoding))
-    hf_s = time.perf_counter() - start
-    print(f"  [hf backend: {len(requests)} prompts in {hf_s:.1f} s; now the baseline]", flush=True)
-    pipe = pipeline("text-generation", model=backend.model, tokenizer=backend.tokenizer, device=backend.device)
-    kwargs = {"max_new_tokens": max_new_tokens, "do_sample": False, "return_full_text": False, "add_special_tokens": False}
-    subset = [requests[i] for i in baseline_subset(len(requests), baseline_n)]
-    pipe(subset[0].prompt, **{**kwargs, "max_new_tokens": 2})  # warm-up
-    start = time.perf_counter()
-    baseline_texts = [pipe(r.prompt, **kwargs)[0]["generated_text"] for r in subset]
-    base_s = time.perf_counter() - start
-    by_key = {r.key: r.text for r in results}
-    agree = sum(by_key[r.key].strip() == t.strip() for r, t in zip(subset, baseline_texts)) / len(subset)
-    out_tokens = sum(r.n_output_tokens or 0 for r in results)
+    start = time.perf_counter()  # compile: warm up on every prompt, so the longest set the compiled cache shape
+    warm = requests if path[1] else requests[:2]
+    list(backend.generate(warm, decoding, caps={r.key: 2 for r in warm}))
+    warmup = time.perf_counter() - start
+    _sync(backend)
+    start, cpu = time.perf_counter(), time.process_time()
+    results = list(backend.generate(requests, decoding, caps=caps))
+    _sync(backend)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    tokens = sum(r.n_output_tokens or 0 for r in results)
     return {
-        "n": len(requests), "hf_s": hf_s, "hf_rate": len(requests) / hf_s, "hf_tokens_rate": out_tokens / hf_s,
-        "base_n": len(subset), "base_s": base_s, "base_rate": len(subset) / base_s, "agreement": agree,
-        "mean_output_tokens": out_tokens / len(results), "load_before": load_before,
+        "path": _label(path), "batch_size": batch_size, "n": len(results), "seconds": seconds, "cpu_s": cpu, "warmup_s": warmup,
+        "rate": len(results) / seconds, "tokens_rate": tokens / seconds, "mean_tokens": tokens / len(results),
+        "compile_error": backend.compile_error, "texts": {r.key: r.text for r in results},
     }  # fmt: skip
 
 
-def report(label: str, m: dict[str, float], max_new_tokens: int, dtype: str, threads: int, batch: int) -> None:
-    print(f"{label}: dtype {dtype}, torch threads {threads}, max_new_tokens {max_new_tokens}, hf batch size {batch}")
-    print(f"  load average (1 min) before / after: {m['load_before']:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"  hf backend        {m['n']:>4} prompts in {m['hf_s']:7.1f} s = {m['hf_rate']:7.2f} prompts/s "
-          f"({m['hf_tokens_rate']:.1f} output tokens/s, mean {m['mean_output_tokens']:.1f} tokens)")
-    print(f"  pipeline, bs 1    {m['base_n']:>4} prompts in {m['base_s']:7.1f} s = {m['base_rate']:7.2f} prompts/s "
-          f"(a spread subset of the same {m['n']} prompts)")
-    ratio = m["hf_rate"] / m["base_rate"]
-    print(f"  speed-up          {ratio:.1f}x (target >= 8x: {'met' if ratio >= 8 else 'NOT met'})")
-    print(f"  same text as the baseline on {m['agreement']:.0%} of its prompts (greedy; bf16 batches may round differently)")
+def pipeline_baseline(backend: Any, requests: list[Any], max_new_tokens: int, n: int) -> dict[str, Any]:
+    """The study's approach: transformers `pipeline` one prompt at a time (greedy) on a spread subset."""
+    from transformers import pipeline
+
+    pipe = pipeline("text-generation", model=backend.model, tokenizer=backend.tokenizer, device=backend.device)
+    kwargs = {"max_new_tokens": max_new_tokens, "do_sample": False, "return_full_text": False, "add_special_tokens": False}
+    subset = [requests[i] for i in baseline_subset(len(requests), n)]
+    pipe(subset[0].prompt, **{**kwargs, "max_new_tokens": 2})  # warm-up
+    start = time.perf_counter()
+    texts = {r.key: pipe(r.prompt, **kwargs)[0]["generated_text"] for r in subset}
+    seconds = time.perf_counter() - start
+    return {"path": "pipeline, batch size 1", "n": len(subset), "seconds": seconds, "rate": len(subset) / seconds, "texts": texts}
 
 
-def run_cpu(max_new_tokens: int = 100, batch_size: int = 64, dtype: str = "auto", threads: int | None = 1, baseline_n: int = 12) -> dict[str, float]:
-    """The CPU comparison on the embedded model (module doc)."""
+def _label(path: tuple[str, bool]) -> str:
+    return f"{path[0]}{' + compile' if path[1] else ''}{' (old)' if path == OLD else ''}"
+
+
+def _sync(backend: Any) -> None:
+    if backend.device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def same_texts(row: dict[str, Any], old: dict[str, Any] | None) -> str:
+    """'equal/compared' texts of `row` and the old path on the prompts both answered."""
+    if old is None or row is old:
+        return "-"
+    keys = [k for k in row["texts"] if k in old["texts"]]
+    return f"{sum(row['texts'][k].strip() == old['texts'][k].strip() for k in keys)}/{len(keys)}"
+
+
+def print_row(row: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """One path's line: time (CPU time of this process), prompts/s, tokens/s, ratio to the old
+    path, texts equal to the old path's, hours for one model's grid at this rate."""
+    ratio = f"{row['rate'] / old['rate']:6.2f}x" if old else "      -"
+    tokens = f"{row['tokens_rate']:9.1f}" if "tokens_rate" in row else "        -"
+    hours = STUDY_GENERATIONS_PER_MODEL / row["rate"] / 3600
+    warm = f"{row['warmup_s']:6.1f}" if "warmup_s" in row else "     -"
+    cpu = f"{row['cpu_s']:6.1f}" if "cpu_s" in row else "     -"
+    print(f"  {row['path']:<26} {row.get('batch_size', 1):>5} {row['n']:>5} {row['seconds']:8.1f} {cpu} {warm} "
+          f"{row['rate']:9.2f} {tokens} {ratio} {row['same_as_old']:>9} {hours:12,.0f}", flush=True)
+    if row.get("compile_error"):
+        print(f"    torch.compile failed, ran uncompiled: {row['compile_error']}")
+
+
+def header(label: str) -> None:
+    print(label)
+    print(f"  {'path':<26} {'batch':>5} {'n':>5} {'time s':>8} {'cpu s':>6} {'warm s':>6} {'prompts/s':>9} "
+          f"{'tokens/s':>9} {'vs old':>7} {'same text':>9} {'h per model':>12}")
+
+
+def compare(backend: Any, requests: dict[str, list[Any]], paths: list[tuple[tuple[str, bool], int]], max_new_tokens: int,
+            setting: str, out: dict[str, Any], deadline: float, json_path: str | None) -> dict[str, Any] | None:
+    """Time the old path, then each new path, in one answer-length setting; figures into `out`."""
+    caps = None
+    if setting == "released lengths":
+        caps = dict(zip([r.key for r in requests["new"]], answer_lengths.draw(len(requests["new"]))))
+    header(f" {setting} ({'lengths drawn from benchmarks/answer_lengths.json, ' if caps else ''}"
+           f"max_new_tokens {max_new_tokens})")
+    old = None
+    for path, batch in paths:
+        if time.perf_counter() > deadline:
+            print(f"  {_label(path):<26} skipped: the time budget (--budget-s) is spent", flush=True)
+            continue
+        row = run_path(backend, requests["old" if path == OLD else "new"], path, batch, max_new_tokens, caps)
+        old = old or (row if path == OLD else None)
+        row["same_as_old"] = same_texts(row, old)
+        print_row(row, old)
+        out.setdefault(setting, []).append({k: v for k, v in row.items() if k != "texts"})
+        if json_path:
+            Path(json_path).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    return old
+
+
+def run_cpu(max_new_tokens: int = 32, batch_size: int = 64, threads: int | None = 1, n_prompts: int = 64,
+            baseline_n: int = 8) -> dict[str, Any]:
+    """The CPU comparison on the embedded model in float32 (module doc)."""
     from personalib.backends import create
     from personalib.params import load_model
 
     if threads:
         torch.set_num_threads(threads)
-    backend = create(load_model("gemma3-270m-demo"), device="cpu", dtype=dtype, batch_size=batch_size)
-    requests = render_requests(persona_prompts(), backend.tokenizer)
-    m = measure(backend, requests, max_new_tokens, baseline_n)
-    report("CPU, embedded gemma-3-270m", m, max_new_tokens, str(backend.dtype).removeprefix("torch."), torch.get_num_threads(), batch_size)
+    backend = create(load_model("gemma3-270m-demo"), device="cpu", dtype="float32", batch_size=batch_size)
+    requests = render_requests(persona_prompts(max(1, n_prompts // 4)), backend.tokenizer)[:n_prompts]
+    out: dict[str, Any] = {"device": "cpu", "model": "embedded gemma-3-270m", "dtype": "float32"}
+    print(f"CPU, embedded gemma-3-270m, float32, torch threads {torch.get_num_threads()}, {len(requests)} persona "
+          f"prompts; load average (1 min) {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    paths = [(OLD, batch_size), (("static", False), batch_size), (("continuous", False), batch_size)]
+    for setting in ("every prompt to max_new_tokens", "released lengths"):
+        old = compare(backend, {"old": requests, "new": requests}, paths, max_new_tokens if setting != "released lengths"
+                      else 100, setting, out, float("inf"), None)  # fmt: skip
+        if setting != "released lengths" and baseline_n:
+            base = pipeline_baseline(backend, requests, max_new_tokens, baseline_n)
+            base["same_as_old"] = same_texts(base, old)
+            print_row(base, old)
+            print(f"  old path / pipeline: {old['rate'] / base['rate']:.1f}x (target >= 8x)")
+            out["pipeline"] = {k: v for k, v in base.items() if k != "texts"}
+    print(f"  load average (1 min) after: {os.getloadavg()[0]:.2f}")
     backend.close()
-    return m
+    return out
 
 
 def trained_tokenizer(texts: list[str], vocab_size: int = 4000) -> Any:
@@ -163,66 +265,63 @@ def random_model_backend(config: Any, texts: list[str], device: str, dtype: torc
     return HFBackend(model, tokenizer, model_id=f"random-init {type(config).__name__}", batch_size=batch_size)
 
 
-def write_prompts(path: str) -> None:
-    """Save `persona_prompts()` as JSON for `--prompts` (a GPU node without pandas/yaml needs only
-    torch and transformers to run the GPU part)."""
-    import json
-
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(persona_prompts(), fh)
-    print(f"wrote {path}")
-
-
-def run_gpu(max_new_tokens: int = 100, batch_size: int = 256, baseline_n: int = 16, config: Any = None,
-            device: str = "cuda", prompts_file: str | None = None) -> dict[str, float] | None:
+def run_gpu(max_new_tokens: int = 100, batch_size: int = 512, n_prompts: int = 1024, config: Any = None,
+            device: str = "cuda", prompts_file: Path = PROMPTS_FILE, budget_s: float = 420, json_path: str | None = None,
+            old_batch: int = OLD_GPU_BATCH, old_prompts: int = OLD_GPU_PROMPTS) -> dict[str, Any] | None:
     """The GPU measurement on a random 7B-architecture model (module doc); None when skipped."""
     from transformers import MistralConfig
 
     if device == "cuda" and not torch.cuda.is_available():
         print("GPU benchmark skipped: no CUDA GPU on this machine (run with --gpu on a GPU node)")
         return None
+    deadline = time.perf_counter() + budget_s
     config = config or MistralConfig()
-    if prompts_file:
-        import json
-
-        with open(prompts_file, encoding="utf-8") as fh:
-            pairs = [tuple(p) for p in json.load(fh)]
-    else:
-        pairs = persona_prompts()
-    texts = [f"You are {p}.\n\n{item}" for p, item in pairs]
+    pairs = read_prompts(prompts_file)[:n_prompts]
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    backend = random_model_backend(config, texts, device, dtype, batch_size)
-    n_params = sum(p.numel() for p in backend.model.parameters())
+    backend = random_model_backend(config, [f"You are {p}.\n\n{item}" for p, item in pairs], device, dtype, batch_size)
     requests = render_requests(pairs, backend.tokenizer, placement="user")
-    m = measure(backend, requests, max_new_tokens, baseline_n)
+    n_params = sum(p.numel() for p in backend.model.parameters())
+    import transformers
+
     name = torch.cuda.get_device_name(0) if device == "cuda" else device
-    report(f"{name}, random-init {type(config).__name__} ({n_params / 1e9:.2f} B parameters)", m, max_new_tokens,
-           str(dtype).removeprefix("torch."), torch.get_num_threads(), batch_size)  # fmt: skip
-    hours = STUDY_GENERATIONS_PER_MODEL / m["hf_rate"] / 3600
-    print(f"  full study per 7B model ({STUDY_GENERATIONS_PER_MODEL / 1e6:.2f} M generations, up to {max_new_tokens} "
-          f"new tokens): {hours:,.1f} GPU-hours at this rate (pipeline bs 1: {STUDY_GENERATIONS_PER_MODEL / m['base_rate'] / 3600:,.0f})")
-    m["study_gpu_hours"] = hours
+    out: dict[str, Any] = {"device": name, "model": f"random-init {type(config).__name__} ({n_params / 1e9:.2f} B)",
+                           "dtype": str(dtype).removeprefix("torch."), "torch": torch.__version__,
+                           "transformers": transformers.__version__, "budget_s": budget_s}  # fmt: skip
+    print(f"{name}, {out['model']}, {out['dtype']}, torch {torch.__version__}, transformers {transformers.__version__}; "
+          f"old path on {min(old_prompts, len(requests))} prompts, new paths on {len(requests)}")
+    gpu = device == "cuda"
+    paths = [(OLD, old_batch), (("static", gpu), batch_size), (("continuous", False), min(batch_size, 256))]
+    for setting in ("every prompt to max_new_tokens", "released lengths"):
+        compare(backend, {"old": requests[:old_prompts], "new": requests}, paths, max_new_tokens, setting, out,
+                deadline, json_path)  # fmt: skip
+    print(f"  full study per model: {STUDY_GENERATIONS_PER_MODEL / 1e6:.2f} M generations; 'h per model' = "
+          f"{STUDY_GENERATIONS_PER_MODEL:,} / (prompts/s) / 3600 GPU-hours at each rate")
     backend.close()
-    return m
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-new-tokens", type=int, default=100, help="default 100 (the study's)")
-    parser.add_argument("--batch-size", type=int, default=None, help="hf batch size (CPU default 64, GPU 256)")
-    parser.add_argument("--dtype", default="auto", help="CPU dtype: auto (bf16 on CPUs with native bf16), float32, bfloat16")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads for both sides (default 1: stable on shared machines)")
-    parser.add_argument("--baseline-prompts", type=int, default=12, help="baseline subset size (default 12)")
     parser.add_argument("--gpu", action="store_true", help="only the random 7B-architecture GPU benchmark (CUDA)")
-    parser.add_argument("--prompts", help="GPU part: read the (persona, item) pairs from this JSON file")
-    parser.add_argument("--write-prompts", help="write the (persona, item) pairs to this JSON file and stop")
+    parser.add_argument("--max-new-tokens", type=int, help="CPU default 32, GPU 100 (the study's)")
+    parser.add_argument("--batch-size", type=int, help="batch of the paths (CPU default 64; GPU new paths 512, old 256)")
+    parser.add_argument("--prompts", type=int, help="CPU default 64, GPU 1024 (the old GPU path: the first 256)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU: torch threads (default 1: stable on shared machines)")
+    parser.add_argument("--baseline-prompts", type=int, default=8, help="CPU: pipeline baseline subset (default 8; 0: none)")
+    parser.add_argument("--prompts-file", type=Path, default=PROMPTS_FILE, help="GPU: the (persona, item) prompts file")
+    parser.add_argument("--budget-s", type=float, default=420, help="GPU: skip parts that would start later (default 420)")
+    parser.add_argument("--json", help="write the figures to this JSON file (rewritten after every part)")
+    parser.add_argument("--write-prompts", type=Path, help="write the GPU prompts file to this path and stop")
     args = parser.parse_args(sys.argv[1:] if argv is None and __name__ == "__main__" else argv or [])
     if args.write_prompts:
         write_prompts(args.write_prompts)
         return
     if not args.gpu:
-        run_cpu(args.max_new_tokens, args.batch_size or 64, args.dtype, args.threads, args.baseline_prompts)
-    run_gpu(args.max_new_tokens, args.batch_size or 256, args.baseline_prompts, prompts_file=args.prompts)
+        out = run_cpu(args.max_new_tokens or 32, args.batch_size or 64, args.threads, args.prompts or 64, args.baseline_prompts)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    run_gpu(args.max_new_tokens or 100, args.batch_size or 512, args.prompts or 1024, prompts_file=args.prompts_file,
+            budget_s=args.budget_s, json_path=args.json if args.gpu else None)  # fmt: skip
 
 
 if __name__ == "__main__":
