@@ -299,6 +299,8 @@ def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
         placement = _placement(run, tokenizer, ctx.out)
         maker = RequestMaker(run.params, run.decoding, placement, tokenizer)
         entry = _model_manifest(run, placement, backend, tokenizer)
+        entry["chunk_size"] = _chunk_size(run.params, ctx.options)  # requests per backend call: with the
+        # backend's batch settings (backend_info) it decides which prompts shared a batch
         ctx.manifest["models"].append(entry)
         if backend is not None:
             _record_plans(ctx, run, maker, entry)

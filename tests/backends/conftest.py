@@ -28,7 +28,7 @@ def fake_openai() -> Iterator[Callable[..., FakeOpenAIServer]]:
 @pytest.fixture(scope="session")
 def embedded_hf() -> Iterator[Any]:
     """The hf backend on the embedded Gemma 3 270M on CPU in float32 (bit-stable across batch
-    sizes, which the batching tests compare; the demo params use `dtype: auto`).
+    sizes, which the batching tests compare; the demo params say the same).
 
     Converted once into the test cache (tests/conftest.py sets PERSONALIB_CACHE), loaded once per session.
     """
