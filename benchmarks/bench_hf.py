@@ -32,8 +32,9 @@ at batch 256 on 256 prompts (the configuration of the 18.85 prompts/s measured b
 paths at `--batch-size` (default 512) on 1,024 prompts. Prints prompts/s, output tokens/s, the
 ratio to the old path and the GPU-hours of one model's full grid at each rate (14.56 M
 generations, METHODS "Scale": hours = 14,559,920 / (prompts/s) / 3600). One prepared script of at
-most 8 minutes including torch.compile: parts that would start after `--budget-s` seconds are
-skipped with a message, and `--json PATH` rewrites the figures after every part:
+most 8 minutes including torch.compile: the old path and the static + compile default run first
+in both settings, continuous batching after; parts that would start after `--budget-s` seconds
+(default 300) are skipped with a message, and `--json PATH` rewrites the figures after every part:
 
     python -m benchmarks.bench_hf --gpu --json "$OUT/bench_hf_gpu.json"
     python -m benchmarks.bench_hf --threads 1 --prompts 64 --max-new-tokens 32   # the CPU part
@@ -185,27 +186,35 @@ def header(label: str) -> None:
           f"{'tokens/s':>9} {'vs old':>7} {'same text':>9} {'h per model':>12}")
 
 
-def compare(backend: Any, requests: dict[str, list[Any]], paths: list[tuple[tuple[str, bool], int]], max_new_tokens: int,
-            setting: str, out: dict[str, Any], deadline: float, json_path: str | None) -> dict[str, Any] | None:
-    """Time the old path, then each new path, in one answer-length setting; figures into `out`."""
-    caps = None
-    if setting == "released lengths":
-        caps = dict(zip([r.key for r in requests["new"]], answer_lengths.draw(len(requests["new"]))))
-    header(f" {setting} ({'lengths drawn from benchmarks/answer_lengths.json, ' if caps else ''}"
-           f"max_new_tokens {max_new_tokens})")
-    old = None
-    for path, batch in paths:
-        if time.perf_counter() > deadline:
-            print(f"  {_label(path):<26} skipped: the time budget (--budget-s) is spent", flush=True)
-            continue
-        row = run_path(backend, requests["old" if path == OLD else "new"], path, batch, max_new_tokens, caps)
-        old = old or (row if path == OLD else None)
-        row["same_as_old"] = same_texts(row, old)
-        print_row(row, old)
-        out.setdefault(setting, []).append({k: v for k, v in row.items() if k != "texts"})
-        if json_path:
-            Path(json_path).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    return old
+SETTINGS = ("every prompt to max_new_tokens", "released lengths")
+
+
+class Runs:
+    """The figures of one benchmark run: rows by setting, each new path compared with the old
+    path's row of the same setting; written to `json_path` after every part."""
+
+    def __init__(self, out: dict[str, Any], requests: dict[str, list[Any]], deadline: float, json_path: str | None) -> None:
+        self.out, self.requests, self.deadline, self.json_path = out, requests, deadline, json_path
+        self.old: dict[str, dict[str, Any]] = {}
+        self.caps = dict(zip([r.key for r in requests["new"]], answer_lengths.draw(len(requests["new"]))))
+
+    def part(self, backend: Any, setting: str, paths: list[tuple[tuple[str, bool], int]], max_new_tokens: int) -> None:
+        """Time `paths` in `setting` (skipped once the time budget is spent)."""
+        caps = self.caps if setting == "released lengths" else None
+        header(f" {setting} ({'lengths drawn from benchmarks/answer_lengths.json, ' if caps else ''}"
+               f"max_new_tokens {max_new_tokens})")
+        for path, batch in paths:
+            if time.perf_counter() > self.deadline:
+                print(f"  {_label(path):<26} skipped: the time budget (--budget-s) is spent", flush=True)
+                continue
+            row = run_path(backend, self.requests["old" if path == OLD else "new"], path, batch, max_new_tokens, caps)
+            if path == OLD:
+                self.old[setting] = row
+            row["same_as_old"] = same_texts(row, self.old.get(setting))
+            print_row(row, self.old.get(setting))
+            self.out.setdefault(setting, []).append({k: v for k, v in row.items() if k != "texts"})
+            if self.json_path:
+                Path(self.json_path).write_text(json.dumps(self.out, indent=1) + "\n", encoding="utf-8")
 
 
 def run_cpu(max_new_tokens: int = 32, batch_size: int = 64, threads: int | None = 1, n_prompts: int = 64,
@@ -222,15 +231,16 @@ def run_cpu(max_new_tokens: int = 32, batch_size: int = 64, threads: int | None 
     print(f"CPU, embedded gemma-3-270m, float32, torch threads {torch.get_num_threads()}, {len(requests)} persona "
           f"prompts; load average (1 min) {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     paths = [(OLD, batch_size), (("static", False), batch_size), (("continuous", False), batch_size)]
-    for setting in ("every prompt to max_new_tokens", "released lengths"):
-        old = compare(backend, {"old": requests, "new": requests}, paths, max_new_tokens if setting != "released lengths"
-                      else 100, setting, out, float("inf"), None)  # fmt: skip
-        if setting != "released lengths" and baseline_n:
-            base = pipeline_baseline(backend, requests, max_new_tokens, baseline_n)
-            base["same_as_old"] = same_texts(base, old)
-            print_row(base, old)
-            print(f"  old path / pipeline: {old['rate'] / base['rate']:.1f}x (target >= 8x)")
-            out["pipeline"] = {k: v for k, v in base.items() if k != "texts"}
+    runs = Runs(out, {"old": requests, "new": requests}, float("inf"), None)
+    runs.part(backend, SETTINGS[0], paths, max_new_tokens)
+    if baseline_n:
+        old = runs.old[SETTINGS[0]]
+        base = pipeline_baseline(backend, requests, max_new_tokens, baseline_n)
+        base["same_as_old"] = same_texts(base, old)
+        print_row(base, old)
+        print(f"  old path / pipeline: {old['rate'] / base['rate']:.1f}x (target >= 8x)")
+        out["pipeline"] = {k: v for k, v in base.items() if k != "texts"}
+    runs.part(backend, SETTINGS[1], paths, 100)
     print(f"  load average (1 min) after: {os.getloadavg()[0]:.2f}")
     backend.close()
     return out
@@ -266,7 +276,7 @@ def random_model_backend(config: Any, texts: list[str], device: str, dtype: torc
 
 
 def run_gpu(max_new_tokens: int = 100, batch_size: int = 512, n_prompts: int = 1024, config: Any = None,
-            device: str = "cuda", prompts_file: Path = PROMPTS_FILE, budget_s: float = 420, json_path: str | None = None,
+            device: str = "cuda", prompts_file: Path = PROMPTS_FILE, budget_s: float = 300, json_path: str | None = None,
             old_batch: int = OLD_GPU_BATCH, old_prompts: int = OLD_GPU_PROMPTS) -> dict[str, Any] | None:
     """The GPU measurement on a random 7B-architecture model (module doc); None when skipped."""
     from transformers import MistralConfig
@@ -290,10 +300,11 @@ def run_gpu(max_new_tokens: int = 100, batch_size: int = 512, n_prompts: int = 1
     print(f"{name}, {out['model']}, {out['dtype']}, torch {torch.__version__}, transformers {transformers.__version__}; "
           f"old path on {min(old_prompts, len(requests))} prompts, new paths on {len(requests)}")
     gpu = device == "cuda"
-    paths = [(OLD, old_batch), (("static", gpu), batch_size), (("continuous", False), min(batch_size, 256))]
-    for setting in ("every prompt to max_new_tokens", "released lengths"):
-        compare(backend, {"old": requests[:old_prompts], "new": requests}, paths, max_new_tokens, setting, out,
-                deadline, json_path)  # fmt: skip
+    runs = Runs(out, {"old": requests[:old_prompts], "new": requests}, deadline, json_path)
+    for setting in SETTINGS:  # the old path and the default GPU path first, continuous batching after
+        runs.part(backend, setting, [(OLD, old_batch), (("static", gpu), batch_size)], max_new_tokens)
+    for setting in SETTINGS:
+        runs.part(backend, setting, [(("continuous", False), min(batch_size, 256))], max_new_tokens)
     print(f"  full study per model: {STUDY_GENERATIONS_PER_MODEL / 1e6:.2f} M generations; 'h per model' = "
           f"{STUDY_GENERATIONS_PER_MODEL:,} / (prompts/s) / 3600 GPU-hours at each rate")
     backend.close()
@@ -309,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU: torch threads (default 1: stable on shared machines)")
     parser.add_argument("--baseline-prompts", type=int, default=8, help="CPU: pipeline baseline subset (default 8; 0: none)")
     parser.add_argument("--prompts-file", type=Path, default=PROMPTS_FILE, help="GPU: the (persona, item) prompts file")
-    parser.add_argument("--budget-s", type=float, default=420, help="GPU: skip parts that would start later (default 420)")
+    parser.add_argument("--budget-s", type=float, default=300, help="GPU: skip parts that would start later (default 300)")
     parser.add_argument("--json", help="write the figures to this JSON file (rewritten after every part)")
     parser.add_argument("--write-prompts", type=Path, help="write the GPU prompts file to this path and stop")
     args = parser.parse_args(sys.argv[1:] if argv is None and __name__ == "__main__" else argv or [])

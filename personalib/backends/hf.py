@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import inspect
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -156,6 +157,8 @@ class HFBackend:
         self.cache_len = 0  # static mode: the KV cache length, grown (never shrunk) as batches need
         self.paged: dict[str, Any] = {}  # continuous mode: the paged cache settings of the last call
         self._static_cache: tuple[tuple[int, int], Any] | None = None  # static mode: ((rows, length), cache)
+        forward = inspect.signature(type(model).forward).parameters  # transformers 5 renamed the cache argument
+        self._cache_kwarg = "cache" if "cache" in forward else "past_key_values"
         self._pad_id = _pad_id(tokenizer, model)
         self._stop_ids = _stop_ids(model, tokenizer)
 
@@ -327,7 +330,7 @@ class HFBackend:
             if self.compile:  # every batch in the compiled shape
                 rows += [rows[-1]] * (self.batch_size - len(rows))
             width = -(-width // WIDTH_STEP) * WIDTH_STEP
-            cache["past_key_values"] = self._use_static_cache(config, len(rows), width)
+            cache[self._cache_kwarg] = self._use_static_cache(config, len(rows), width)
         config.max_new_tokens = max(limits.get(r.key, limit) for r, _ in batch)  # the batch stops with its last row
         input_ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
