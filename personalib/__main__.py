@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "plan": "print how many prompts (and API tokens) a profile's run would send",
     "generate": "generate and store persona-prompted answers for a profile",
     "status": "summarise what a generation store holds",
+    "upgrade": "bring a generation store written by an earlier version to the current format",
     "import-release": "import the original study's released generations into a store",
     "paraphrase": "regenerate the study's auxiliary GPT-4 paraphrases",
     "report": "execute the research-question notebooks and render HTML reports",

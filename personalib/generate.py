@@ -299,6 +299,7 @@ def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
         placement = _placement(run, tokenizer, ctx.out)
         maker = RequestMaker(run.params, run.decoding, placement, tokenizer)
         entry = _model_manifest(run, placement, backend, tokenizer)
+        entry["settings"] = maker.settings
         ctx.manifest["models"].append(entry)
         if backend is not None:
             _record_plans(ctx, run, maker, entry)
@@ -382,7 +383,7 @@ def _run_dataset(
             estimate = estimate_cost(maker, ctx.personas, items, to_send)
             ctx.costs.append({"model": run.params.name, "dataset": dataset, **estimate})
         return
-    rest = reuse(ctx.store, todo, reusable, run.params, ctx.run_id)
+    rest = reuse(ctx.store, todo, reusable, maker, ctx.run_id)
     counts.reused = len(todo) - len(rest)
     desc = f"{run.params.name}/{dataset}"
     try:

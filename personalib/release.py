@@ -46,7 +46,7 @@ from personalib.params import list_models, load_model
 from personalib.paths import cache_dir
 from personalib.personas import load_persona_set
 from personalib.sources import download, fetch
-from personalib.store import Store, environment, new_run_id, utc_now
+from personalib.store import RELEASED_SETTINGS, Store, environment, new_run_id, utc_now
 from personalib.tasks import TASKS
 from personalib.tasks.attitudes import STUDY_PARAPHRASES
 from personalib.tasks.bbq import CATEGORY_ROWS
@@ -352,6 +352,7 @@ def _row(model: Any, f: ReleaseFile, item_id: str, text: str, key: str, run_id: 
         "key": key, "model": model.name, "model_id": model.model_id, "revision": model.revision,
         "persona_set": f.persona_set, "persona": f.stem, "dataset": DATASET_OF_FOLDER[f.dataset_folder],
         "item_id": item_id, "text": text, "run_id": run_id, "origin": "imported",
+        "settings": RELEASED_SETTINGS,
     }
 
 

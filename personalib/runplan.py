@@ -116,6 +116,15 @@ class RequestMaker:
             return {"messages": [dict(m) for m in messages]}
         return {"prompt": prompts.render(messages, self.tokenizer, self.placement)}
 
+    @property
+    def settings(self) -> str:
+        """The settings fingerprint stored with every answer of this model and decoding."""
+        from personalib.params import settings_for
+
+        if "settings" not in self._cache:
+            self._cache["settings"] = settings_for(self.model, self.decoding)
+        return self._cache["settings"]
+
     def key(self, payload: dict[str, Any]) -> str:
         """The store key of a payload (`personalib.store.request_key`)."""
         return request_key(self.model.model_id, self.model.revision, payload, self.decoding)

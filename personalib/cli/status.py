@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--store", help="store folder")
     where.add_argument("--profile", help="use this profile's `store` folder")
     parser.add_argument("--json", action="store_true", help="print JSON (totals at the top level)")
+    parser.add_argument("--verify", action="store_true",
+                        help="check every part's content hash; set aside the parts that fail")
 
 
 def _table(summary: dict) -> str:
@@ -41,7 +43,10 @@ def _table(summary: dict) -> str:
         f"{'total':<47} {summary['stored']:>10,} {summary['planned']:>10,} {summary['missing']:>10,} "
         f"{summary['duplicates']:>7,}"
     )
-    lines.append(f"{summary['parts']} parts, {len(summary['runs'])} runs recorded")
+    lines.append(f"{summary['parts']} parts, {len(summary['runs'])} runs recorded; store format {summary['format']}")
+    if summary["parts_without_hash"]:
+        lines.append(f"{summary['parts_without_hash']} part(s) written before store format 2 (no content hash, no "
+                     "settings fingerprint): run `python -m personalib upgrade --store <path>`")
     return "\n".join(lines)
 
 
@@ -51,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     store = Store(path)
     if not store.exists():
         raise StoreError(f"no generation store at {path} (no parts/, plans/ or manifests/ folder); check --store")
+    if args.verify:
+        bad = store.verify()
+        print(f"verified the content hash of every part: {len(bad)} failed and were set aside", file=sys.stderr)
     summary = summarize(store)
     for line in corrupt_notices(summary["corrupt_set_aside"]):
         print(line, file=sys.stderr)

@@ -11,7 +11,10 @@ import pyarrow as pa
 
 from personalib.errors import StoreError
 
-__all__ = ["ROW_SCHEMA", "PLAN_SCHEMA", "REQUIRED", "ORIGINS", "to_row_table", "to_plan_table", "schema_problem"]
+__all__ = [
+    "ROW_SCHEMA", "PLAN_SCHEMA", "REQUIRED", "ORIGINS", "ADDED_IN_FORMAT_2", "RELEASED_SETTINGS",
+    "to_row_table", "to_plan_table", "schema_problem",
+]  # fmt: skip
 
 ROW_SCHEMA = pa.schema(
     [
@@ -31,8 +34,14 @@ ROW_SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("origin", pa.string()),
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("settings", pa.string()),
     ]
 )
+
+# Columns that parts written before store format 2 lack (read back as null; `upgrade` fills them).
+ADDED_IN_FORMAT_2: tuple[str, ...] = ("settings",)
+RELEASED_SETTINGS = "released"
+"""The settings fingerprint of every generation imported from the original study's release."""
 
 # Columns a row must have a non-null value for; the others may be null (and may be left out).
 REQUIRED: tuple[str, ...] = ("key", "model", "persona_set", "persona", "dataset", "item_id", "text", "run_id", "origin")
@@ -118,9 +127,13 @@ def to_plan_table(rows: Any) -> pa.Table:
 
 
 def schema_problem(schema: pa.Schema, expected: pa.Schema = ROW_SCHEMA) -> str | None:
-    """Why a part's schema cannot be read as `expected` (missing column, other type), or None."""
+    """Why a part's schema cannot be read as `expected` (missing column, other type), or None.
+
+    The columns added in store format 2 may be missing (a part written before it)."""
     for field in expected:
         index = schema.get_field_index(field.name)
+        if index < 0 and field.name in ADDED_IN_FORMAT_2:
+            continue
         if index < 0:
             return f"column {field.name!r} is missing"
         if not schema.field(index).type.equals(field.type):

@@ -55,6 +55,8 @@ def summarize(store: Store) -> dict[str, Any]:
     manifests = store.manifests()
     return {
         "store": str(store.path),
+        "format": store.format(),
+        "parts_without_hash": len(store.unverifiable()),
         "stored": distinct.num_rows,
         "planned": planned.num_rows,
         "missing": missing.num_rows,
