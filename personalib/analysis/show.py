@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from personalib.analysis.result import Result
+
 REASON = "reason"
 
 
@@ -63,12 +65,17 @@ def tidy(frame: pd.DataFrame | pd.Series, *, digits: int = 3) -> tuple[pd.DataFr
     return df, reasons
 
 
-def table(frame: pd.DataFrame | pd.Series, *, caption: str | None = None, digits: int = 3,
-          empty: str = "nothing to show") -> None:
-    """Show a result table; an empty one is a note saying `empty`, undefined cells read n/a and
-    the table's reasons (a `reason` column, `attrs["notes"]`) follow as notes."""
+def table(frame: Result | pd.DataFrame | pd.Series, *, caption: str | None = None, digits: int = 3,
+          empty: str = "nothing to show", hide: tuple[str, ...] = ()) -> None:
+    """Show a result table (columns in `hide` left out); an empty one is a note saying `empty`,
+    undefined cells read n/a and the reasons (a `reason` column, a `Result`'s notes) follow as
+    notes."""
+    extra = list(frame.notes) if isinstance(frame, Result) else []
+    frame = frame.table if isinstance(frame, Result) else frame
+    if hide:
+        frame = frame.drop(columns=[c for c in hide if c in frame.columns])
     df, reasons = tidy(frame, digits=digits)
-    reasons += [str(n) for n in getattr(frame, "attrs", {}).get("notes", [])]
+    reasons += extra
     if df.empty or df.shape[1] == 0:
         note(f"{caption + ': ' if caption else ''}{empty}")
         notes(reasons)

@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
         cwd=project_root(),
         cell_timeout=args.cell_timeout,
     )
+    if Path(settings.store).exists():  # score new generations once, here, with a progress bar
+        from personalib.analysis.data import load_study
+
+        load_study(profile, settings.store, models, list(profile.persona_sets), profile.parsing, progress=True)
     outcomes = build_reports(notebooks, models, settings, force=args.force)
     counts = {s: sum(o.status == s for o in outcomes) for s in ("built", "up-to-date", "failed")}
     print(f"reports: {counts['built']} built, {counts['up-to-date']} up to date, "

@@ -17,6 +17,7 @@ from personalib.metrics import truthfulqa_accuracy
 from personalib.release import import_release
 from personalib.reports.run import ReportJob, ReportSettings, build_report
 from personalib.store import Store
+from tests.golden.compare import differences
 from tests.metrics.helpers import truthfulqa_reference_items
 
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
@@ -50,7 +51,16 @@ def _build(name: str, profile: Path, store: Path, out: Path) -> dict:
                               persona_sets=tuple(SETS), cwd=REPO, cell_timeout=300)
     outcome = build_report(ReportJob(REPO / "notebooks" / f"{name}.ipynb", "all", MODELS), settings)
     assert outcome.status == "built", outcome.reason
-    return json.loads((out / f"{name}__all.json").read_text(encoding="utf-8"))
+    side = json.loads((out / f"{name}__all.json").read_text(encoding="utf-8"))
+    assert differences("reference", f"{name}__all", side["values"]) == []  # tests/golden
+    return side
+
+
+@pytest.mark.parametrize("name", ["rq2_bias", "rq4_refusals"])
+def test_the_other_reports_on_the_released_sample_match_the_golden_key_numbers(name, released, tmp_path):
+    profile, store = released
+    side = _build(name, profile, store, tmp_path)
+    assert side["headline"] and "nan" not in side["headline"].lower()
 
 
 def test_rq1_report_on_the_released_truthfulqa_generations(released, tmp_path: Path) -> None:
