@@ -6,7 +6,7 @@ import pytest
 
 from personalib.claims import NotComputable
 from personalib.claims import compute as c
-from tests.claims.helpers import MODELS, PERSONAS, data, scores
+from tests.claims.helpers import MODELS, data, scores
 
 
 def test_values_differences_and_ratios() -> None:
@@ -79,4 +79,3 @@ def test_shares_and_controls() -> None:
     assert not c.controls_above(d, model="m1", metric="truthfulqa", reading="all")
     assert not c.controls_above(d, model="m1", metric="truthfulqa", reading="mean")
     assert c.controls_above(d, model="m1", metric="truthfulqa", reference="r3", reading="all")
-    assert len(PERSONAS) == 9

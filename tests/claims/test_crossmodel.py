@@ -4,7 +4,6 @@ tau consistency and std ratios, on hand-chosen scores (checked against personali
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from personalib import stats
@@ -77,4 +76,3 @@ def test_spread_above_control() -> None:
     wide_controls.loc[wide_controls.persona == "c1", "value"] = 0.0
     wide_controls.loc[wide_controls.persona == "c2", "value"] = 1.0
     assert not x.spread_above_control(data(wide_controls), metrics=["truthfulqa"])
-    assert isinstance(pd.Series(BASE).std(), float)
