@@ -27,7 +27,9 @@ class StatResult:
 
     `n` counts the blocks used (items, statements, tweets), `k` the groups compared (personas).
     `reason` says in plain words why `statistic` is NaN (None when it was computed); `note` says
-    what was left out of a computed statistic (e.g. incomplete blocks dropped).
+    what was left out of a computed statistic (e.g. incomplete blocks dropped). `effect_size` is
+    statistic / (n (k - 1)), in [0, 1]: Kendall's W for Friedman, eta-squared Q for Cochran's Q
+    (Serlin, Carr & Marascuilo 1982; docs/statistics.md).
     """
 
     test: str
@@ -38,6 +40,7 @@ class StatResult:
     k: int = 0
     reason: str | None = None
     note: str | None = None
+    effect_size: float = NAN
 
     @property
     def ok(self) -> bool:
@@ -164,7 +167,7 @@ def results_table(rows: list[dict[str, object]], key_columns: Sequence[str]) -> 
     """Tidy table: the key columns, then the StatResult fields, one row per test."""
     columns = [*key_columns, *RESULT_COLUMNS]
     table = pd.DataFrame(rows, columns=columns)
-    for col in ("statistic", "dof", "p_value"):
+    for col in ("statistic", "dof", "p_value", "effect_size"):
         table[col] = table[col].astype(float)
     for col in ("n", "k"):
         table[col] = table[col].astype(int)
