@@ -33,10 +33,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
-import shutil
 import sys
-import tarfile
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,9 +45,9 @@ import pyarrow as pa
 from personalib import DATASETS
 from personalib.errors import PersonalibError, SourceMissingError
 from personalib.params import list_models, load_model
-from personalib.paths import cache_dir
 from personalib.personas import load_persona_set
-from personalib.sources import download, fetch
+from personalib.release_download import RELEASE_COMMIT, RELEASE_REPO, download_record
+from personalib.sources import fetch
 from personalib.store import RELEASED_SETTINGS, ROW_SCHEMA, Store, environment, new_run_id, utc_now
 from personalib.tasks import TASKS
 from personalib.tasks.attitudes import STUDY_PARAPHRASES
@@ -58,10 +55,6 @@ from personalib.tasks.bbq import CATEGORY_ROWS
 from personalib.tasks.bbq import read_sampled_ids as read_bbq_ids
 from personalib.tasks.mmlu import read_sampled_ids as read_mmlu_ids
 
-RELEASE_REPO = "peluz/persona-behavior"
-RELEASE_COMMIT = "4a41789facfdcd420ff3e5ed85c66cb8483ff016"
-"""The repository commit whose README announces the complete `results/` folder (pinned)."""
-RELEASE_URL = "https://codeload.github.com/{repo}/tar.gz/{commit}"
 SAMPLED_IDS = {"mmlu": "data/mmlu/sampled_ids.json", "bbq": "data/bbq/sampled_ids.json"}
 DATASET_OF_FOLDER: dict[str, str] = {name: name for name in DATASETS} | {"attitudes_extra": "attitudes"}
 N_TWEETS = TASKS["toxicity"].source_rows
@@ -98,6 +91,7 @@ class ImportSummary:
     new_rows: int = 0
     skipped_files: list[str] = field(default_factory=list)
     failed_files: list[str] = field(default_factory=list)
+    download: dict[str, Any] | None = None  # `download_record` of the release folder, if downloaded
     stems: dict[tuple[str, str, str], set[str]] = field(default_factory=dict, repr=False)
 
     def add(self, model: str, f: ReleaseFile, rows: int, new_rows: int) -> None:
@@ -213,6 +207,9 @@ def read_generations(path: Path) -> list[str]:
         data = json.loads(path.read_bytes())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise PersonalibError(f"cannot be read as JSON ({exc})") from exc
+    except RecursionError:  # arrays or objects nested thousands deep: not a generation file
+        raise PersonalibError("cannot be read as JSON: it is nested too deeply (a generation file is a "
+                              'list of [{"generated_text": ...}])') from None
     if not isinstance(data, list):
         raise PersonalibError(f"expected a JSON list, got {type(data).__name__}")
     try:  # the fast path: every element well formed
@@ -316,7 +313,8 @@ def import_release(
     for problem in problems:
         print(f"warning: skipped {problem}", file=out, flush=True)
     summary = ImportSummary(run_id=f"import-{new_run_id()}-{uuid.uuid4().hex[:8]}", commit=commit,
-                            path=str(Path(path).resolve()), started_at=utc_now(), skipped_files=problems)
+                            path=str(Path(path).resolve()), started_at=utc_now(), skipped_files=problems,
+                            download=download_record(root.parent))
     manifest = _manifest(summary, store)
     store.write_manifest(manifest)
     imported = _imported_files(store, files, folder_models, commit)
@@ -439,50 +437,10 @@ def _manifest(summary: ImportSummary, store: Store) -> dict[str, Any]:
         "run_id": summary.run_id, "origin": "imported", "status": "running", "command": "import-release",
         "store": str(store.path), "started_at": summary.started_at,
         "ended_at": utc_now(), "environment": environment(),
-        "release": {"repo": RELEASE_REPO, "commit": summary.commit, "path": summary.path},
+        "release": {"repo": RELEASE_REPO, "commit": summary.commit, "path": summary.path,
+                    "download": summary.download},
         "models": [{"name": name, "counts": counts} for name, counts in sorted(summary.counts.items())],
         "counts": {"files": summary.files, "rows": summary.rows, "new_rows": summary.new_rows,
                    "already_stored": summary.rows - summary.new_rows},
         "skipped_files": summary.skipped_files, "failed_files": summary.failed_files,
     }
-
-
-def download_release(commit: str = RELEASE_COMMIT, *, url: str | None = None, dest: Path | None = None) -> Path:
-    """The release checkout at `commit`, fetched once (tarball via urllib) and extracted into
-    `dest` (default `<cache>/release`); returns the folder holding `results/`.
-
-    Offline or failing: SourceMissingError saying what to download and where to put it.
-    """
-    dest = Path(dest) if dest is not None else cache_dir() / "release"
-    target = dest / f"persona-behavior-{commit}"
-    if (target / "results").is_dir():
-        return target
-    url = url or RELEASE_URL.format(repo=RELEASE_REPO, commit=commit)
-    tarball = dest / f"persona-behavior-{commit}.tar.gz"
-    hint = (f"Download {url} by hand and put it at {tarball} (then rerun with --download), or extract it "
-            f"and run `python -m personalib import-release <extracted folder>`.")
-    if not tarball.is_file():
-        if os.environ.get("PERSONALIB_OFFLINE", "") not in ("", "0"):
-            raise SourceMissingError(f"the study's release is not in the cache and PERSONALIB_OFFLINE is set. {hint}")
-        try:
-            download(url, tarball)
-        except SourceMissingError as exc:
-            raise SourceMissingError(f"could not download the study's release ({exc}). {hint}") from exc
-    dest.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
-    try:
-        try:
-            with tarfile.open(tarball) as archive:
-                archive.extractall(scratch, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise SourceMissingError(f"{tarball} is not a readable release tarball ({exc}); delete it and "
-                                     f"try again. {hint}") from exc
-        tops = [p for p in scratch.iterdir() if p.is_dir()]
-        if len(tops) != 1 or not (tops[0] / "results").is_dir():
-            raise SourceMissingError(f"{tarball} does not hold one repository folder with results/; delete "
-                                     f"it and try again. {hint}")
-        if not target.exists():
-            tops[0].rename(target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target

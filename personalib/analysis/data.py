@@ -37,6 +37,7 @@ from personalib.params import DatasetSpec, Profile, load_model, load_profile, re
 from personalib.personas import BUILTIN_SETS, load_persona_set
 from personalib.runplan import load_items
 from personalib.store import Store
+from personalib.writable import folder_problem
 
 __all__ = ["Study", "load_study", "persona_table"]
 
@@ -265,7 +266,7 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
         raise PersonalibError(
             f"generation store {store_path} does not exist: run `python -m personalib generate "
             f"--profile {prof.name}` (or `import-release` for the released profile) first")
-    st = Store(store_path)
+    st = Store(store_path, read_only=folder_problem(store_path / "parts") is not None)
     personas = persona_table(list(persona_sets))
     set_names = sorted(personas["persona_set"].unique())
     notes: list[str] = []

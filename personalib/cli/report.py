@@ -7,7 +7,8 @@
 Each notebook in `notebooks/` runs once per model and once across the models, under the profile's
 `reports` folder (`<notebook>__<model|all>.html`, `.ipynb`, `.json`, `.csv`), then `index.html`
 links them all. Up-to-date reports are skipped. Exit code 2 when a report fails, naming the
-notebook, cell and error. Issue 5 items 2-3; docs/reports.md.
+notebook, cell and error. Relative paths given here are relative to the current directory (those
+inside the profile, to the project root). Issue 5 items 2-3; docs/reports.md.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from personalib.params import Profile, load_profile, resolve_path
-from personalib.paths import params_dir, project_root
+from personalib.params import Profile, load_profile
+from personalib.paths import params_dir, project_root, user_path
 from personalib.reports.execute import ReportError
 from personalib.reports.run import ReportSettings, build_reports, discover_notebooks
 
@@ -59,7 +60,7 @@ def select_models(profile: Profile, requested: list[str]) -> list[str]:
 def profile_inputs(profile_arg: str, profile: Profile, models: list[str]) -> tuple[Path, ...]:
     """Files whose edits make the reports stale: the profile, model params, persona-set YAMLs."""
     is_path = profile_arg.endswith((".yaml", ".yml")) or "/" in profile_arg or "\\" in profile_arg
-    files = [resolve_path(profile_arg) if is_path else params_dir() / "profiles" / f"{profile_arg}.yaml"]
+    files = [user_path(profile_arg) if is_path else params_dir() / "profiles" / f"{profile_arg}.yaml"]
     files += [params_dir() / "models" / f"{m}.yaml" for m in models]
     files += [ref for ref in profile.persona_set_refs() if isinstance(ref, Path)]
     return tuple(files)
@@ -72,15 +73,17 @@ def uses_demo_data(profile: Profile, models: list[str]) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Build the profile's reports; exit code 2 (PersonalibError) when any report failed."""
+    if args.cell_timeout is not None and not args.cell_timeout > 0:
+        raise ReportError(f"--cell-timeout must be a number of seconds > 0, got {args.cell_timeout:g}")
     profile = load_profile(args.profile)
     models = select_models(profile, _split(args.models))
-    folder = resolve_path(args.notebooks_dir) if args.notebooks_dir else project_root() / "notebooks"
+    folder = user_path(args.notebooks_dir) if args.notebooks_dir else project_root() / "notebooks"
     notebooks = discover_notebooks(folder, _split([args.notebooks]) if args.notebooks else None)
     is_path = args.profile.endswith((".yaml", ".yml")) or "/" in args.profile
     settings = ReportSettings(
-        profile=str(resolve_path(args.profile)) if is_path else profile.name,
-        store=resolve_path(args.store) if args.store else profile.store_path(),
-        output_dir=resolve_path(args.output) if args.output else profile.reports_path(),
+        profile=str(user_path(args.profile)) if is_path else profile.name,
+        store=user_path(args.store) if args.store else profile.store_path(),
+        output_dir=user_path(args.output) if args.output else profile.reports_path(),
         persona_sets=tuple(profile.persona_sets),
         parsing=profile.parsing,
         description=profile.description,

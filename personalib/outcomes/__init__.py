@@ -26,7 +26,7 @@ from personalib.outcomes.cache import cache_root, items_fingerprint, part_token
 from personalib.outcomes.frame import scored_frame
 from personalib.outcomes.score import part_groups, part_outcome_path, score_part
 from personalib.store import ROW_SCHEMA, Store
-from personalib.store.parts import check_part, list_parts, set_aside
+from personalib.store.parts import check_part, list_parts
 
 __all__ = ["Assembled", "Prepared", "prepare", "present_datasets", "scored_frame", "cache_root"]
 
@@ -49,7 +49,7 @@ def _indexed_parts(store: Store, root: Path) -> list[tuple[Path, list[tuple[str,
         if not (root / "index" / f"{part_token(path)}.json").exists():
             reason = check_part(path, ROW_SCHEMA)
             if reason is not None:
-                store.set_aside.append(set_aside(path, store.corrupt_dir, reason))
+                store.put_aside(path, reason)
                 continue
         try:
             out.append((path, part_groups(root, path)))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from personalib.parsing import PARSER_VERSION
 from personalib.paths import cache_dir
 from personalib.store import Store
 from personalib.store.parts import part_hash, write_atomic, write_json_atomic
+from personalib.writable import folder_problem
 
 __all__ = [
     "OUTCOMES_VERSION", "cache_root", "items_fingerprint", "part_token", "group_dir",
@@ -44,19 +44,10 @@ OUTCOMES_VERSION = f"{PARSER_VERSION}.1"
 """Parser version . outcome-table layout version (module doc)."""
 
 
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            return True
-    except OSError:
-        return False
-
-
 def cache_root(store: Store) -> Path:
     """The outcome cache of `store` for this outcome version (module doc)."""
     beside = store.outcomes_dir / f"v{OUTCOMES_VERSION}"
-    if _writable(beside):
+    if folder_problem(beside) is None:
         return beside
     digest_ = hashlib.sha256(str(store.path.resolve()).encode()).hexdigest()[:16]
     return cache_dir() / "outcomes" / digest_ / f"v{OUTCOMES_VERSION}"

@@ -28,7 +28,7 @@ from personalib.errors import PersonalibError
 from personalib.outcomes.cache import group_dir, part_token, read_json, write_json, write_table
 from personalib.parsing import parse_arrays
 from personalib.store import Store
-from personalib.store.parts import set_aside, verify_part
+from personalib.store.parts import verify_part
 
 __all__ = ["PART_SCHEMA", "part_groups", "part_outcome_path", "score_part"]
 
@@ -92,7 +92,7 @@ def score_part(store: Store, root: Path, path: Path,
     except (pa.ArrowException, OSError) as exc:
         reason = f"unreadable data ({exc})"
     if reason:
-        store.set_aside.append(set_aside(path, store.corrupt_dir, reason))
+        store.put_aside(path, reason)
         return False
     assert table is not None
     for (model, dataset), (items, items_fp) in todo.items():

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from personalib.store.manifest import run_state
 from personalib.store.store import ROW_IDENTITY, Store
 
 __all__ = ["GROUP", "corrupt_notices", "summarize"]
@@ -64,21 +65,37 @@ def summarize(store: Store) -> dict[str, Any]:
         "parts": len(store.parts()),
         "corrupt_set_aside": [vars(c) for c in store.set_aside],
         "corrupt_dir": sorted(p.name for p in store.corrupt_dir.glob("*")) if store.corrupt_dir.is_dir() else [],
-        "runs": [
-            {
-                "run_id": m.get("run_id"),
-                "status": m.get("status"),
-                "models": [entry.get("name") for entry in m.get("models", [])],
-                "started_at": m.get("started_at"),
-                "ended_at": m.get("ended_at"),
-                "counts": m.get("counts"),
-            }
-            for m in manifests
-        ],
+        "runs": [_run(m) for m in manifests],
         "groups": groups,
     }
 
 
+def _run(manifest: dict[str, Any]) -> dict[str, Any]:
+    """One run of the summary: its manifest's status, and its `state` (`run_state`: a run killed
+    with SIGKILL still says "running" in its manifest; its state says "interrupted" or "stale")."""
+    state, reason = run_state(manifest)
+    process = manifest.get("process") or {}
+    return {
+        "run_id": manifest.get("run_id"),
+        "status": manifest.get("status"),
+        "state": state,
+        "state_reason": reason,
+        "host": process.get("host"),
+        "pid": process.get("pid"),
+        "heartbeat_at": manifest.get("heartbeat_at"),
+        "models": [entry.get("name") for entry in manifest.get("models", [])],
+        "started_at": manifest.get("started_at"),
+        "ended_at": manifest.get("ended_at"),
+        "counts": manifest.get("counts"),
+    }
+
+
 def corrupt_notices(parts: list[dict[str, Any]]) -> list[str]:
-    """One line per corrupt part set aside (`summarize(...)["corrupt_set_aside"]`), for stderr."""
-    return [f"notice: corrupt store part {p['name']} ({p['reason']}) moved to {p['moved_to']}" for p in parts]
+    """One line per corrupt part found (`summarize(...)["corrupt_set_aside"]`), for stderr: where it
+    was moved, or that it was left in place (a read-only store) and is skipped on read."""
+    return [
+        f"notice: corrupt store part {p['name']} ({p['reason']}) "
+        + (f"moved to {p['moved_to']}" if p["moved_to"] else
+           "left in place (the store is read-only): it is skipped on read; rerun with write access to set it aside")
+        for p in parts
+    ]
