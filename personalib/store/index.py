@@ -1,0 +1,90 @@
+"""Which (model, dataset, persona set) groups each store file holds, read once and remembered.
+
+A store part (or plan) never changes once written: its name carries its content hash (parts of
+store format 2) or its digest (plans), so what it holds can be recorded once, in a small JSON file
+per part under `<store>/index/` (or the user cache when the store is read-only). Commands that work
+one model or dataset at a time (`status`, the outcome tables, `generate --dry-run`) find the files
+they need from this index without opening every file again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from personalib.errors import PersonalibError
+from personalib.paths import cache_dir
+from personalib.store.parts import check_part, list_parts, part_hash, write_json_atomic
+from personalib.store.schema import PLAN_SCHEMA, ROW_SCHEMA
+from personalib.store.store import Store
+from personalib.writable import folder_problem
+
+__all__ = ["Group", "file_token", "index_root", "indexed_files", "file_groups", "sidecar"]
+
+Group = tuple[str, str, str, int]
+"""(model, dataset, persona set, rows) of one store file."""
+INDEX_VERSION = 1
+
+
+def sidecar(store: Store, *parts: str) -> Path:
+    """A folder of derived data kept beside the store (`<store>/<parts...>`), or, when the store
+    folder cannot be written, the same under the user cache (`<cache>/stores/<store digest>/`)."""
+    beside = store.path.joinpath(*parts)
+    if folder_problem(beside) is None:
+        return beside
+    digest = hashlib.sha256(str(store.path.resolve()).encode()).hexdigest()[:16]
+    return cache_dir().joinpath("stores", digest, *parts)
+
+
+def index_root(store: Store) -> Path:
+    """Where the index of `store` lives (`sidecar`: `<store>/index/v<n>`)."""
+    return sidecar(store, "index", f"v{INDEX_VERSION}")
+
+
+def file_token(path: Path) -> str:
+    """A name for a file's content: its stem when it carries its content hash or digest (format-2
+    parts, plans); otherwise its stem with a digest of its size and modification time."""
+    if part_hash(path) is not None or path.name.startswith("plan-"):
+        return path.stem
+    stat = path.stat()
+    return f"{path.stem}-m{hashlib.sha256(f'{stat.st_size}:{stat.st_mtime_ns}'.encode()).hexdigest()[:12]}"
+
+
+def file_groups(root: Path, path: Path) -> list[Group]:
+    """The groups one part or plan holds (read once, then from the index)."""
+    index = root / f"{file_token(path)}.json"
+    try:
+        return [tuple(g) for g in json.loads(index.read_text(encoding="utf-8"))["groups"]]  # type: ignore[misc]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    table = pq.read_table(path, columns=["model", "dataset", "persona_set"], page_checksum_verification=True)
+    counts = table.group_by(["model", "dataset", "persona_set"], use_threads=False).aggregate([([], "count_all")])
+    groups = sorted((r["model"], r["dataset"], r["persona_set"], int(r["count_all"])) for r in counts.to_pylist())
+    try:
+        write_json_atomic(json.dumps({"groups": groups}) + "\n", index)
+    except PersonalibError:  # an index that cannot be written is read again next time
+        pass
+    return groups
+
+
+def indexed_files(store: Store, kind: str = "parts") -> Iterator[tuple[Path, list[Group]]]:
+    """Every readable part (`kind="parts"`) or plan (`"plans"`) with its groups. A file not yet
+    indexed is checked first (footer and schema); a bad part is set aside as on every read."""
+    root = index_root(store)
+    folder, pattern, schema = ((store.parts_dir, "part-*.parquet", ROW_SCHEMA) if kind == "parts"
+                               else (store.plans_dir, "plan-*.parquet", PLAN_SCHEMA))
+    for path in list_parts(folder, pattern):
+        if not (root / f"{file_token(path)}.json").exists():
+            reason = check_part(path, schema)
+            if reason is not None:
+                if kind == "parts":
+                    store.put_aside(path, reason)
+                continue
+        try:
+            yield path, file_groups(root, path)
+        except FileNotFoundError:
+            continue  # set aside by another reader meanwhile
