@@ -143,17 +143,19 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
             notes.append(f"{model}: no generations in {store_path} for persona sets "
                          f"{', '.join(set_names)}; it is left out")
             continue
-        unknown = sorted(set(own["dataset"]) - set(items_by_model[model]))
+        present = set(own["dataset"])
+        unknown = sorted(present - set(items_by_model[model]))
         outside = [d for d in unknown if d not in prof.datasets_for(model)]
         if outside:
             notes.append(f"{model}: generations for {', '.join(outside)} are not in the profile's "
                          "datasets; they are left out")
-            own = own[~own["dataset"].isin(unknown)]
+        # not in the profile, or its source is missing (noted by _items_for): nothing to score with
+        own = own[~own["dataset"].isin(unknown)]
         try:
             parts.append(score(own.reset_index(drop=True), items_by_model[model], mode=parsing))
         except PersonalibError as exc:
             raise PersonalibError(f"{model} in {store_path}: {exc}") from None
-        missing = [d for d in prof.datasets_for(model) if d not in set(own["dataset"])]
+        missing = [d for d in prof.datasets_for(model) if d not in present]
         if missing:
             notes.append(f"{model}: no generations for {', '.join(missing)}")
     scored = pd.concat(parts, ignore_index=True) if parts else score(gens.iloc[:0], {}, mode=parsing)
