@@ -12,7 +12,6 @@ never an exception or a wall of NaN.
 
 from __future__ import annotations
 
-import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,6 +24,7 @@ from personalib.analysis.data import Study
 from personalib.analysis.figures import CONTROL_CATEGORY, EMPTY_CATEGORY, persona_strip
 from personalib.analysis.show import note
 from personalib.metrics.common import with_notes
+from personalib.reports.keynumbers import key_name
 
 TASKS: dict[str, str] = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ"}
 """Dataset -> label of the three RQ1 tasks (METHODS 5)."""
@@ -235,10 +235,6 @@ def std_ratio_figure(ratios: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def _key(*parts: str) -> str:
-    return ".".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", str(p)) for p in parts)
-
-
 def key_numbers(gaps: pd.DataFrame, cochran: pd.DataFrame) -> dict[str, object]:
     """Per model and dataset: best, worst and no-persona score, the gap, Cochran's Q and p
     (NaN where undefined; the record API writes it as null)."""
@@ -248,10 +244,10 @@ def key_numbers(gaps: pd.DataFrame, cochran: pd.DataFrame) -> dict[str, object]:
                           ("worst", row.bottom_value), ("worst_persona", row.bottom_persona),
                           ("no_persona", row.no_persona), ("gap", row.gap),
                           ("n_personas", int(row.n_personas))):
-            out[_key(row.model, row.dataset, name)] = val
+            out[key_name(row.model, row.dataset, name)] = val
     for row in cochran.itertuples(index=False):
-        out[_key(row.model, row.dataset, "cochran_q")] = row.statistic
-        out[_key(row.model, row.dataset, "cochran_p")] = row.p_value
+        out[key_name(row.model, row.dataset, "cochran_q")] = row.statistic
+        out[key_name(row.model, row.dataset, "cochran_p")] = row.p_value
     return out
 
 

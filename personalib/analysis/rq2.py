@@ -24,6 +24,7 @@ from personalib.errors import PersonalibError
 from personalib.metrics import KEYS
 from personalib.metrics.bias import METADATA_HINT
 from personalib.metrics.common import with_notes
+from personalib.reports.keynumbers import key_name
 
 MEASURES: dict[str, str] = {"s_dis": "s_DIS", "s_amb": "s_AMB", "bias": "bias (mean)",
                             "unknown_freq": "unknown frequency"}
@@ -295,13 +296,13 @@ def summary(scores: pd.DataFrame, cochran_table: pd.DataFrame) -> pd.DataFrame:
 
 
 def key_numbers(table: pd.DataFrame) -> dict[str, float | int | None]:
-    """The summary as flat record keys `<model>.<number>` (characters outside [A-Za-z0-9_.-]
-    become `-`); NaN becomes None (JSON null)."""
+    """The summary as flat record keys `<model>.<number>` (`key_name`); NaN becomes None (JSON
+    null)."""
     out: dict[str, float | int | None] = {}
     for row in table.to_dict("records"):
-        model = re.sub(r"[^A-Za-z0-9_.\-]", "-", str(row.pop("model")))
+        model = row.pop("model")
         for name, value in row.items():
-            out[f"{model}.{name}"] = None if pd.isna(value) else value
+            out[key_name(model, name)] = None if pd.isna(value) else value
     return out
 
 

@@ -8,7 +8,6 @@ study's rows, arranges the results for the report and says in words what cannot 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -22,6 +21,7 @@ from personalib.analysis.figures import bars, heatmap, persona_strip
 from personalib.analysis.show import note
 from personalib.errors import PersonalibError
 from personalib.metrics.common import with_notes
+from personalib.reports.keynumbers import key_name
 
 ALPHA = 0.05
 MEASURE_NAMES = {"off": "offensiveness", "rac": "racism"}
@@ -362,21 +362,17 @@ def similarity_figure(sim: pd.DataFrame, comparison: str) -> Figure | None:
     return fig
 
 
-def _key(model: str) -> str:  # a record key part: letters, digits, _ . -
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", model)
-
-
 def key_numbers(counts: pd.DataFrame, alpha: pd.DataFrame, sim: pd.DataFrame) -> dict[str, object]:
     """The report's key numbers: per model attitudes with Friedman p < .05 (regular / control),
     mean alpha per measure, cosine similarities with humans and the random baseline's."""
     out: dict[str, object] = {}
     for row in counts.itertuples(index=False):
-        out[f"{_key(row.model)}.friedman_significant_{row.family}"] = int(row.significant)
+        out[key_name(row.model, f"friedman_significant_{row.family}")] = int(row.significant)
     for row in alpha.itertuples(index=False) if not alpha.empty else []:
-        out[f"{_key(row.model)}.mean_alpha_{row.measure}"] = row.mean_alpha
+        out[key_name(row.model, f"mean_alpha_{row.measure}")] = row.mean_alpha
     for row in sim.itertuples(index=False) if not sim.empty else []:
         kind = "attitudes" if row.comparison == COMPARISONS["attitudes"] else "annotations"
-        out[f"{_key(row.model)}.cosine_{kind}"] = row.cosine
+        out[key_name(row.model, f"cosine_{kind}")] = row.cosine
     return out
 
 
