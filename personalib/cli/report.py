@@ -7,13 +7,18 @@
 Each notebook in `notebooks/` runs once per model and once across the models, under the profile's
 `reports` folder (`<notebook>__<model|all>.html`, `.ipynb`, `.json`, `.csv`), then `index.html`
 links them all. Up-to-date reports are skipped. Exit code 2 when a report fails, naming the
-notebook, cell and error. Issue 5 items 2-3; docs/reports.md.
+notebook, cell and error, or when an option is wrong (checked before any notebook runs); 130 when
+stopped by Ctrl-C or SIGTERM, with the interrupted report's previous files kept. docs/reports.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
+
+from personalib.cli.interrupt import EXIT_INTERRUPTED, sigterm_as_interrupt
 
 from personalib.params import Profile, load_profile, resolve_path
 from personalib.paths import params_dir, project_root
@@ -71,7 +76,20 @@ def uses_demo_data(profile: Profile, models: list[str]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the profile's reports; exit code 2 (PersonalibError) when any report failed."""
+    """Build the profile's reports; exit code 2 (PersonalibError) when any report failed, 130
+    when interrupted (Ctrl-C, SIGTERM)."""
+    with sigterm_as_interrupt():
+        try:
+            return _run(args)
+        except KeyboardInterrupt:
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # the abandoned kernel's tasks
+            print("interrupted: the report being built was left out and its previous files, if "
+                  "any, are kept; reports finished before are saved. Rerun the same command to "
+                  "build the rest.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     models = select_models(profile, _split(args.models))
     folder = resolve_path(args.notebooks_dir) if args.notebooks_dir else project_root() / "notebooks"
