@@ -293,7 +293,7 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
         if outside:
             notes.append(f"{model}: generations for {', '.join(outside)} are not in the profile's "
                          "datasets; they are left out")
-        missing = [d for d in specs if d not in own]
+        missing = [d for d in specs if d not in ready.present.get(model, set())]
         if missing:
             notes.append(f"{model}: no generations for {', '.join(missing)}")
         notes += _selection_notes(model, sources)

@@ -26,6 +26,7 @@ from personalib.analysis.data import Study
 from personalib.analysis.figures import EMPTY_CATEGORY, persona_strip, std_ratio_figure
 from personalib.analysis.result import Result
 from personalib.metrics.refusals import TASKS
+from personalib.reports.keynumbers import key_name
 
 AVERAGE = "average"
 EMPTY = "empty"
@@ -287,7 +288,7 @@ def key_numbers(summary_: Result) -> dict[str, object]:
         for name in ("mean_rate", "max_rate", "max_persona", "no_persona_rate", "synonym_diff",
                      "synonym_pair"):
             value = getattr(row, name)
-            out[f"{row.model}.{name}"] = None if value is None or pd.isna(value) else value
+            out[key_name(row.model, name)] = None if value is None or pd.isna(value) else value
     return out
 
 
