@@ -34,6 +34,7 @@ from tqdm import tqdm
 from personalib import prompts
 from personalib.backends.base import Backend, Decoding
 from personalib.dispatch import Counts, pending, reuse, send
+from personalib.dryrun import stored_grid
 from personalib.errors import ConfigError, PersonalibError
 from personalib.params import DatasetSpec, ModelParams, Profile, effective_decoding, load_model
 from personalib.personas import Persona
@@ -41,6 +42,7 @@ from personalib.runplan import (
     PLAN_COLUMNS,
     RequestMaker,
     estimate_cost,
+    estimate_grid_cost,
     load_items,
     plan_entries,
     select_datasets,
@@ -278,6 +280,9 @@ def _run_model(ctx: RunContext, run: _ModelRun, factory: BackendFactory) -> None
                 dataset = todo[0]
                 counts = Counts()
                 try:
+                    if backend is None and ctx.options.shard is None:  # counts, no plan: personalib.dryrun
+                        _dry_counts(ctx, run, dataset, maker, counts)
+                        continue
                     if backend is None:
                         entries = plan_entries(maker, dataset, run.items[dataset], ctx.personas, ctx.options.shard)
                     else:
@@ -362,6 +367,22 @@ def _run_dataset(
                  on_stored=ctx.beat)
     finally:
         entry["datasets"][dataset]["counts"] = asdict(counts)
+
+
+def _dry_counts(ctx: RunContext, run: _ModelRun, dataset: str, maker: RequestMaker, counts: Counts) -> None:
+    """A dry run's counts of one model x dataset from the stored grid (personalib.dryrun), and the
+    API cost of what is missing."""
+    items = run.items[dataset]
+    grid = stored_grid(ctx.store, run.params.name, dataset, ctx.personas, items, maker.settings)
+    counts.planned = grid.stored.size
+    counts.skipped = grid.n_stored
+    if grid.unknown_settings:
+        ctx.notes.append(f"{run.params.name}/{dataset}: {grid.unknown_settings:,} stored generation(s) carry no "
+                         "settings fingerprint (store format 1) and count as made with the current settings; "
+                         "`python -m personalib upgrade` records theirs")
+    if run.params.is_api:
+        estimate = estimate_grid_cost(maker, ctx.personas, items, ~grid.stored)
+        ctx.costs.append({"model": run.params.name, "dataset": dataset, **estimate})
 
 
 def _tokenizer_only(model: ModelParams) -> Any:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from personalib.dispatch import Counts
+from personalib.dryrun import bytes_per_generation, human_size
 from personalib.errors import StoreError
 from personalib.personas import Persona
 from personalib.store import Store, utc_now
@@ -46,6 +47,7 @@ class RunContext:
     total: Counts = field(default_factory=Counts)
     rows: list[dict[str, Any]] = field(default_factory=list)
     costs: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     last_beat: float = field(default_factory=time.monotonic)
 
     @property
@@ -114,6 +116,11 @@ def _print_summary(ctx: RunContext) -> None:
     print("  " + _summary_line("total", "", ctx.total), file=ctx.out)
     if ctx.options.dry_run:
         print(f"  to send: {ctx.total.to_send:,} requests (dry run: nothing sent, nothing written)", file=ctx.out)
+        per_row, source = bytes_per_generation(ctx.store)
+        print(f"  disk: about {human_size(ctx.total.to_send * per_row)} more in the store "
+              f"({per_row:,.0f} bytes per generation, {source})", file=ctx.out)
+    for note in dict.fromkeys(ctx.notes):
+        print(f"  note: {note}", file=ctx.out)
     for cost in ctx.costs:
         usd = "no prices in params api" if cost["usd"] is None else f"${cost['usd']:,.2f}"
         print(

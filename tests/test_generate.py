@@ -196,6 +196,23 @@ def test_dry_run_counts_and_writes_nothing(tmp_path: Path) -> None:
     assert sorted(p for p in (tmp_path / "store").rglob("*")) == before
 
 
+def test_dry_run_from_counts_equals_the_keyed_plan_and_follows_the_settings(tmp_path: Path) -> None:
+    """The dry run counts from the stored grid (personalib.dryrun); `--shard 0/1` plans every
+    key (the slow path): same counts and the same API estimate. Answers of other settings (a
+    changed max_new_tokens) are not counted as stored."""
+    profile = _write_profile(tmp_path)
+    _run(profile, EchoBackend(), datasets=["mmlu"], limit=2)
+    fast = _run(profile, EchoBackend(), dry_run=True)
+    keyed = _run(profile, EchoBackend(), dry_run=True, shard=(0, 1))
+    assert fast["counts"] == keyed["counts"] and fast["counts"]["skipped"] == 4 * 2
+    assert [(c["requests"], c["input_tokens"], c["output_tokens"]) for c in fast["costs"]] == \
+        [(c["requests"], c["input_tokens"], c["output_tokens"]) for c in keyed["costs"]]
+    text = (tmp_path / "tiny.yaml").read_text().replace("max_new_tokens: 8", "max_new_tokens: 6")
+    (tmp_path / "tiny.yaml").write_text(text)
+    changed = _run(profile, EchoBackend(), dry_run=True)
+    assert changed["counts"]["skipped"] == 0 and changed["counts"]["planned"] == fast["counts"]["planned"]
+
+
 def test_manifest_records_the_run(tmp_path: Path) -> None:
     summary = _run(_write_profile(tmp_path), EchoBackend(), limit=2, command=["personalib", "generate"])
     [manifest] = Store(tmp_path / "store").manifests()

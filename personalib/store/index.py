@@ -54,8 +54,9 @@ def file_token(path: Path) -> str:
     return f"{path.stem}-m{hashlib.sha256(f'{stat.st_size}:{stat.st_mtime_ns}'.encode()).hexdigest()[:12]}"
 
 
-def file_groups(root: Path, path: Path) -> list[Group]:
-    """The groups one part or plan holds (read once, then from the index)."""
+def file_groups(root: Path, path: Path, *, remember: bool = True) -> list[Group]:
+    """The groups one part or plan holds (read once, then from the index; `remember=False` reads
+    without writing the index, for commands that must write nothing)."""
     index = root / f"{file_token(path)}.json"
     try:
         return [tuple(g) for g in json.loads(index.read_text(encoding="utf-8"))["groups"]]  # type: ignore[misc]
@@ -64,6 +65,8 @@ def file_groups(root: Path, path: Path) -> list[Group]:
     table = pq.read_table(path, columns=["model", "dataset", "persona_set"], page_checksum_verification=True)
     counts = table.group_by(["model", "dataset", "persona_set"], use_threads=False).aggregate([([], "count_all")])
     groups = sorted((r["model"], r["dataset"], r["persona_set"], int(r["count_all"])) for r in counts.to_pylist())
+    if not remember:
+        return groups
     try:
         write_json_atomic(json.dumps({"groups": groups}) + "\n", index)
     except PersonalibError:  # an index that cannot be written is read again next time
@@ -71,9 +74,10 @@ def file_groups(root: Path, path: Path) -> list[Group]:
     return groups
 
 
-def indexed_files(store: Store, kind: str = "parts") -> Iterator[tuple[Path, list[Group]]]:
+def indexed_files(store: Store, kind: str = "parts", *, remember: bool = True) -> Iterator[tuple[Path, list[Group]]]:
     """Every readable part (`kind="parts"`) or plan (`"plans"`) with its groups. A file not yet
-    indexed is checked first (footer and schema); a bad part is set aside as on every read."""
+    indexed is checked first (footer and schema); a bad part is set aside as on every read (with
+    `remember=False` it is skipped, and nothing is written: no index, no move)."""
     root = index_root(store)
     folder, pattern, schema = ((store.parts_dir, "part-*.parquet", ROW_SCHEMA) if kind == "parts"
                                else (store.plans_dir, "plan-*.parquet", PLAN_SCHEMA))
@@ -81,10 +85,10 @@ def indexed_files(store: Store, kind: str = "parts") -> Iterator[tuple[Path, lis
         if not (root / f"{file_token(path)}.json").exists():
             reason = check_part(path, schema)
             if reason is not None:
-                if kind == "parts":
+                if kind == "parts" and remember:
                     store.put_aside(path, reason)
                 continue
         try:
-            yield path, file_groups(root, path)
+            yield path, file_groups(root, path, remember=remember)
         except FileNotFoundError:
             continue  # set aside by another reader meanwhile
