@@ -50,6 +50,7 @@ from personalib.runplan import (
 )
 from personalib.runrecord import RunContext, finish
 from personalib.store import ROW_IDENTITY, Store, environment, new_run_id, utc_now
+from personalib.store.index import settings_rows
 from personalib.store.manifest import process_identity
 from personalib.writable import check_store
 
@@ -272,6 +273,7 @@ def _run_model(ctx: RunContext, run: _ModelRun, factory: BackendFactory) -> None
         entry = _model_manifest(run, placement, backend, tokenizer)
         entry["settings"] = maker.settings
         ctx.manifest["models"].append(entry)
+        _warn_other_settings(ctx, run.params.name, maker.settings)
         if backend is not None:
             _record_plans(ctx, run, maker, entry)
         todo = list(run.items)
@@ -367,6 +369,23 @@ def _run_dataset(
                  on_stored=ctx.beat)
     finally:
         entry["datasets"][dataset]["counts"] = asdict(counts)
+
+
+def _warn_other_settings(ctx: RunContext, model: str, settings: str) -> None:
+    """Say when the store holds answers of `model` made with other settings (another backend,
+    revision, decoding, placement or prompt format): they stay, are not skipped and not mixed."""
+    if not ctx.store.exists():
+        return
+    others = {s: n for s, n in settings_rows(ctx.store, model, remember=not ctx.options.dry_run).items()
+              if s is not None and s != settings}
+    if others:
+        what = ", ".join(f"{n:,} with {s}" for s, n in sorted(others.items()))
+        message = (f"warning: the store already holds answers of {model} made with other settings ({what}; this "
+                   f"run's: {settings}): another backend, revision, decoding, persona placement or prompt format. "
+                   "They are kept and never mixed with this run's: the analysis takes the answers of the "
+                   "profile's current settings")
+        log.warning(message)
+        print(message, file=ctx.out, flush=True)
 
 
 def _dry_counts(ctx: RunContext, run: _ModelRun, dataset: str, maker: RequestMaker, counts: Counts) -> None:

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personalib.errors import PersonalibError
@@ -23,11 +24,11 @@ from personalib.store.schema import PLAN_SCHEMA, ROW_SCHEMA
 from personalib.store.store import Store
 from personalib.writable import folder_problem
 
-__all__ = ["Group", "file_token", "index_root", "indexed_files", "file_groups", "sidecar"]
+__all__ = ["Group", "file_token", "index_root", "indexed_files", "file_groups", "settings_rows", "sidecar"]
 
 Group = tuple[str, str, str, int]
 """(model, dataset, persona set, rows) of one store file."""
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 def sidecar(store: Store, *parts: str) -> Path:
@@ -54,24 +55,50 @@ def file_token(path: Path) -> str:
     return f"{path.stem}-m{hashlib.sha256(f'{stat.st_size}:{stat.st_mtime_ns}'.encode()).hexdigest()[:12]}"
 
 
-def file_groups(root: Path, path: Path, *, remember: bool = True) -> list[Group]:
-    """The groups one part or plan holds (read once, then from the index; `remember=False` reads
-    without writing the index, for commands that must write nothing)."""
+def _entry(root: Path, path: Path, remember: bool) -> dict:
+    """The index entry of one part or plan: its groups and, for parts, the settings fingerprints
+    of each model's rows (read once, then from the index; `remember=False` reads without writing
+    the index, for commands that must write nothing)."""
     index = root / f"{file_token(path)}.json"
     try:
-        return [tuple(g) for g in json.loads(index.read_text(encoding="utf-8"))["groups"]]  # type: ignore[misc]
-    except (OSError, ValueError, KeyError, TypeError):
+        return json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         pass
-    table = pq.read_table(path, columns=["model", "dataset", "persona_set"], page_checksum_verification=True)
+    has_settings = "settings" in pq.read_schema(path).names
+    table = pq.read_table(path, columns=["model", "dataset", "persona_set"] + (["settings"] if has_settings else []),
+                          page_checksum_verification=True)
     counts = table.group_by(["model", "dataset", "persona_set"], use_threads=False).aggregate([([], "count_all")])
-    groups = sorted((r["model"], r["dataset"], r["persona_set"], int(r["count_all"])) for r in counts.to_pylist())
-    if not remember:
-        return groups
-    try:
-        write_json_atomic(json.dumps({"groups": groups}) + "\n", index)
-    except PersonalibError:  # an index that cannot be written is read again next time
-        pass
-    return groups
+    entry: dict = {"groups": sorted([r["model"], r["dataset"], r["persona_set"], int(r["count_all"])]
+                                    for r in counts.to_pylist())}
+    if path.name.startswith("part-"):
+        if not has_settings:
+            table = table.append_column("settings", pa.nulls(table.num_rows, pa.string()))
+        by = table.group_by(["model", "settings"], use_threads=False).aggregate([([], "count_all")])
+        entry["settings"] = sorted(([r["model"], r["settings"], int(r["count_all"])] for r in by.to_pylist()),
+                                   key=lambda r: (r[0], r[1] or ""))
+    if remember:
+        try:
+            write_json_atomic(json.dumps(entry) + "\n", index)
+        except PersonalibError:  # an index that cannot be written is read again next time
+            pass
+    return entry
+
+
+def file_groups(root: Path, path: Path, *, remember: bool = True) -> list[Group]:
+    """The groups one part or plan holds (`_entry`)."""
+    return [tuple(g) for g in _entry(root, path, remember)["groups"]]  # type: ignore[misc]
+
+
+def settings_rows(store: Store, model: str, *, remember: bool = True) -> dict[str | None, int]:
+    """How many stored rows of `model` carry each settings fingerprint (None: unknown, store
+    format 1), from the index."""
+    root = index_root(store)
+    out: dict[str | None, int] = {}
+    for path, _groups in indexed_files(store, remember=remember):
+        for name, value, n in _entry(root, path, remember).get("settings", []):
+            if name == model:
+                out[value] = out.get(value, 0) + n
+    return out
 
 
 def indexed_files(store: Store, kind: str = "parts", *, remember: bool = True) -> Iterator[tuple[Path, list[Group]]]:
