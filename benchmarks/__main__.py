@@ -1,6 +1,7 @@
 """`make bench`: run every `benchmarks/bench_*.py` (each has `main() -> None` printing its figures).
 
-`python -m benchmarks [name ...]` runs only the named ones (e.g. `parsing`).
+`python -m benchmarks [name ...] [--option ...]` runs only the named ones (e.g. `parsing`);
+options are left in `sys.argv` for the benchmarks that read them (`uncertainty --quick`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     here = Path(__file__).resolve().parent
     names = sorted(p.stem for p in here.glob("bench_*.py"))
-    if argv:
-        names = [n for n in names if n.removeprefix("bench_") in argv or n in argv]
+    wanted = [a for a in argv if not a.startswith("-")]
+    if wanted:
+        names = [n for n in names if n.removeprefix("bench_") in wanted or n in wanted]
     for name in names:
         print(f"\n=== {name} ===", flush=True)
         start = time.perf_counter()

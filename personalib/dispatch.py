@@ -9,7 +9,7 @@ part way (bounded failure, Ctrl-C), so a crash loses at most one chunk.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -71,9 +71,11 @@ def pending(store: Store, entries: pd.DataFrame, model: str, dataset: str) -> tu
     return todo, reusable.drop_duplicates("key")
 
 
-def _result_row(entry: Any, model: ModelParams, result: Result | dict, run_id: str, origin: str) -> dict:
+def _result_row(entry: Any, model: ModelParams, result: Result | dict, run_id: str, origin: str,
+                settings: str) -> dict:
     get = result.get if isinstance(result, dict) else lambda name: getattr(result, name)
     return {
+        "settings": settings,
         "key": entry.key, "model": model.name, "model_id": model.model_id, "revision": model.revision,
         "persona_set": entry.persona_set, "persona": entry.persona, "dataset": entry.dataset,
         "item_id": entry.item_id, "text": get("text"), "finish_reason": get("finish_reason"),
@@ -82,14 +84,14 @@ def _result_row(entry: Any, model: ModelParams, result: Result | dict, run_id: s
     }  # fmt: skip
 
 
-def reuse(store: Store, todo: pd.DataFrame, reusable: pd.DataFrame, model: ModelParams, run_id: str) -> pd.DataFrame:
+def reuse(store: Store, todo: pd.DataFrame, reusable: pd.DataFrame, maker: RequestMaker, run_id: str) -> pd.DataFrame:
     """Store rows for entries whose request is already stored under another label; return the rest."""
     if reusable.empty:
         return todo
     source = {row["key"]: row for row in reusable.to_dict("records")}
     mask = todo["key"].isin(source.keys())
     rows = [
-        _result_row(entry, model, source[entry.key], run_id, str(source[entry.key]["origin"]))
+        _result_row(entry, maker.model, source[entry.key], run_id, str(source[entry.key]["origin"]), maker.settings)
         for entry in todo[mask].itertuples(index=False)
     ]
     store.append(rows)
@@ -107,8 +109,10 @@ def send(
     run_id: str,
     bar: tqdm,
     counts: Counts,
+    on_stored: Callable[[], None] | None = None,
 ) -> None:
-    """Send each distinct request once, chunk by chunk; store every label's row per finished chunk."""
+    """Send each distinct request once, chunk by chunk; store every label's row per finished chunk
+    (then call `on_stored`, e.g. to renew the run's heartbeat)."""
     shared = todo[todo.duplicated("key", keep=False)]  # requests planned under several labels (rare)
     labels = {key: list(group.itertuples(index=False)) for key, group in shared.groupby("key", sort=False)}
     unique = todo.drop_duplicates("key")
@@ -135,13 +139,15 @@ def send(
             raise
         finally:  # what finished is stored even when the backend stops (bounded failure, Ctrl-C)
             rows = [
-                _result_row(entry, maker.model, result, run_id, "generated")
+                _result_row(entry, maker.model, result, run_id, "generated", maker.settings)
                 for result in results
                 for entry in labels.get(result.key, [chunk[result.key]])
             ]
             if rows:
                 store.append(rows)
             counts.generated += len(rows)
+            if rows and on_stored is not None:
+                on_stored()
             if not interrupted:
                 done = {r.key for r in results}
                 counts.failed += sum(len(labels.get(key, (None,))) for key in chunk if key not in done)

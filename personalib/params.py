@@ -254,6 +254,27 @@ def effective_decoding(model: ModelParams, profile: Profile | None = None) -> De
     return Decoding(**values)
 
 
+def settings_for(model: ModelParams, decoding: Any) -> str:
+    """The settings fingerprint (`personalib.store.settings_fingerprint`) of `model`'s answers
+    with `decoding` (its effective decoding)."""
+    from personalib.store.keys import settings_fingerprint
+
+    return settings_fingerprint(
+        model.model_id, model.revision, decoding, placement=model.persona_placement,
+        prompt_format=model.prompt_format, interface="api" if model.is_api else "local",
+    )  # fmt: skip
+
+
+def settings_of(model: ModelParams, profile: Profile | None = None) -> str:
+    """The settings fingerprint of the answers `model` gives under `profile`: `released` on a
+    profile whose generations are the study's release."""
+    from personalib.store.schema import RELEASED_SETTINGS
+
+    if profile is not None and profile.generations == "released":
+        return RELEASED_SETTINGS
+    return settings_for(model, effective_decoding(model, profile))
+
+
 def list_models() -> list[str]:
     """Names of the model params files in `params/models/`."""
     return sorted(p.stem for p in (params_dir() / "models").glob("*.yaml"))
@@ -293,7 +314,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
         try:
             personas = load_persona_set(ref)
         except ConfigError as exc:
-            hint = "" if name in BUILTIN_SETS else f" (relative paths are read from {project_root()})"
+            relative = name not in BUILTIN_SETS and not Path(name).expanduser().is_absolute()
+            hint = f" (relative paths in a profile are read from {project_root()})" if relative else ""
             raise ConfigError(f"profile file {path}: field `persona_sets` entry {name!r}{hint}: {exc}") from exc
         set_stems = {p.stem for p in personas}
         if profile.personas is not None and not set_stems & set(profile.personas):

@@ -28,6 +28,10 @@ import pyarrow.compute as pc
 
 from personalib.errors import PersonalibError
 
+PARSER_VERSION = 1
+"""Version of the parsing rules: raise it whenever a rule's result changes, so that the outcome
+cache (personalib.outcomes) parses every stored text again."""
+
 Mode = Literal["faithful", "strict"]
 MODES: tuple[str, ...] = ("faithful", "strict")
 LETTERS = string.ascii_uppercase

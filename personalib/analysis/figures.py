@@ -3,6 +3,10 @@ by category with the no-persona and control personas marked, heatmaps, bars with
 
 Each function returns a matplotlib Figure, or None after a note when there is nothing to draw, so
 a notebook cell never shows an empty or broken plot (issue 5 item 4).
+
+Labels carry names users chose (persona categories, personas, models), so text is drawn as typed:
+importing this module turns matplotlib's mathtext off (`text.parse_math`), and a `$` in a name is
+a dollar sign, never a formula that could fail to parse and break the report.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from personalib.analysis.show import note
+
+plt.rcParams["text.parse_math"] = False  # every label literal: see the module docstring
 
 EMPTY_CATEGORY = "empty"
 CONTROL_CATEGORY = "control"
@@ -127,4 +133,46 @@ def bars(table: pd.DataFrame, *, x: str, y: str, title: str = "", baseline: floa
     ax.tick_params(axis="x", rotation=30)
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     fig.tight_layout()
+    return fig
+
+
+def std_ratio_figure(ratios: pd.DataFrame, *, hue: str, panel: str | None = None,
+                     hue_order: list[str] | None = None, title: str = "{panel}",
+                     suptitle: str = "") -> Figure | None:
+    """Bars of std ratios (`stats.std_ratios`: a category's std over the control personas' std,
+    METHODS 6) per persona category, one colour per `hue` value and one panel per `panel` value;
+    the dashed line at 1 is the control personas' own spread. The one std-ratio figure of RQ1,
+    RQ2 and RQ4."""
+    data = ratios.dropna(subset=["ratio"]) if "ratio" in ratios else ratios.iloc[:0]
+    if data.empty:
+        note("std ratios: none is defined (a category needs two scored personas and the control "
+             "personas a non-zero spread), nothing to plot")
+        return None
+    data = data.assign(**{hue: data[hue].astype(str)})
+    panels = list(dict.fromkeys(data[panel].astype(str))) if panel else [None]
+    cats = list(dict.fromkeys(data["category"].astype(str)))
+    present = list(dict.fromkeys(data[hue]))
+    hues = [h for h in (hue_order or present) if h in present]
+    width = max(4.5, 0.35 * len(cats) * len(hues) / 2 + 2.0)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width + 1.8, 3.4 * len(panels)), squeeze=False,
+                             sharey=True)
+    handles: list = []
+    labels: list[str] = []
+    for ax, name in zip(axes[:, 0], panels):
+        part = data if name is None else data[data[panel].astype(str) == name]
+        sns.barplot(data=part, x="category", y="ratio", hue=hue, order=cats, hue_order=hues, ax=ax)
+        ax.axhline(1.0, ls="--", color="black", lw=1, label="control std (ratio 1)")
+        ax.set_title(title.format(panel=name) if name is not None else title.replace("{panel}", "").strip(": "))
+        ax.set_xlabel("persona category")
+        ax.set_ylabel("std / control std")
+        ax.tick_params(axis="x", rotation=30)
+        plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+        handles, labels = ax.get_legend_handles_labels()
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0 - 1.7 / (width + 1.8), 0.95),
+               frameon=False, title=hue)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout(rect=(0, 0, 1.0 - 1.8 / (width + 1.8), 1))
     return fig

@@ -57,10 +57,8 @@ def environment_table() -> pd.DataFrame:
 
 def generations_table(study: Study) -> pd.DataFrame:
     """How many generations of each model, persona set and dataset the report analysed."""
-    if study.scored.empty:
-        return pd.DataFrame(columns=["model", "persona_set", "dataset", "generations", "personas"])
-    grouped = study.scored.groupby(["model", "persona_set", "dataset"], observed=True)
-    return grouped.agg(generations=("text", "size"), personas=("persona", "nunique")).reset_index()
+    counts = study.counts
+    return counts[counts["generations"] > 0].reset_index(drop=True)
 
 
 def show_provenance(study: Study) -> None:
@@ -83,13 +81,14 @@ def show_provenance(study: Study) -> None:
 
 def overview_table(study: Study) -> pd.DataFrame:
     """Per model: personas, datasets and generations analysed."""
-    if study.scored.empty:
-        return pd.DataFrame(columns=["model", "personas", "datasets", "generations"])
-    g = study.scored.groupby("model", observed=True)
-    out = g.agg(personas=("persona", "nunique"), generations=("text", "size"))
-    out["datasets"] = g["dataset"].agg(lambda s: ", ".join(d for d in study.datasets if d in set(s)))
-    return out.reindex([m for m in study.models if m in out.index]).reset_index()[
-        ["model", "personas", "datasets", "generations"]]
+    rows = []
+    for model in study.models_present:
+        own = {d: a for (m, d), (a, _) in study.sources.items() if m == model and a.rows}
+        names = {(s, n) for a in own.values() for s, c in a.counts["persona_sets"].items() for n in c["names"]}
+        rows.append({"model": model, "personas": len({n for _, n in names}),
+                     "datasets": ", ".join(d for d in study.datasets if d in own),
+                     "generations": sum(a.rows for a in own.values())})
+    return pd.DataFrame(rows, columns=["model", "personas", "datasets", "generations"])
 
 
 def show_overview(study: Study) -> None:

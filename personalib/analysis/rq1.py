@@ -1,9 +1,9 @@
 """RQ1 task performance: how much do personas move TruthfulQA, MMLU and BBQ accuracy (METHODS 5-6)?
 
-Every function takes a `Study` (or the tidy per-persona table `persona_scores` builds from one) and
-works for one model or several, and on degenerate data: a dataset absent from the store, one
-persona per category, identical answers or a single model give a plain-language note or `reason`,
-never an exception or a wall of NaN.
+Every function takes a `Study` (or the per-persona scores `persona_scores` computes from one),
+works one model at a time (a full-size model's 14.56 M answers fit in memory, seven do not) for one
+model or several, and returns a `Result`: the table and, in plain words, what it cannot compute
+(a dataset absent from the store, one persona per category, identical answers, a single model).
 
     scores = rq1.persona_scores(study)       # model, persona, category, dataset, value
     rq1.gap_table(scores)                    # best / worst / no-persona score and the gap
@@ -12,19 +12,15 @@ never an exception or a wall of NaN.
 
 from __future__ import annotations
 
-import re
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from personalib import metrics, stats
 from personalib.analysis.data import Study
-from personalib.analysis.figures import CONTROL_CATEGORY, EMPTY_CATEGORY, persona_strip
-from personalib.analysis.show import note
-from personalib.metrics.common import with_notes
+from personalib.analysis.figures import CONTROL_CATEGORY, EMPTY_CATEGORY, persona_strip, std_ratio_figure
+from personalib.analysis.result import Result
+from personalib.reports.keynumbers import key_name
 
 TASKS: dict[str, str] = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ"}
 """Dataset -> label of the three RQ1 tasks (METHODS 5)."""
@@ -32,13 +28,15 @@ OVERALL = "overall"
 METRICS: tuple[str, ...] = (*TASKS.values(), OVERALL)
 NO_PERSONA = "empty"
 SCORE_COLUMNS = ["model", "persona_set", "persona", "category", "dataset", "value"]
+_NEEDED = ["model", "persona_set", "persona", "dataset", "item_id", "hit", "subject", "category",
+           "context_condition"]
 
 
 def absent_tasks(study: Study) -> list[str]:
     """Notes for each RQ1 dataset with no generation in the store (or for one of the models)."""
     notes = []
     for name, lab in TASKS.items():
-        have = set(study.rows(name)["model"].astype(str))
+        have = [m for m in study.models_present if study.has(name, m)]
         if not have:
             notes.append(f"no {lab} generations in this store: {lab} accuracy and the overall score "
                          "(mean of the three tasks) are not computed")
@@ -48,216 +46,202 @@ def absent_tasks(study: Study) -> list[str]:
     return notes
 
 
-def persona_scores(study: Study) -> pd.DataFrame:
+def persona_scores(study: Study) -> Result:
     """Tidy per-persona scores (METHODS 5): TruthfulQA accuracy, MMLU mean of subject accuracies,
     BBQ mean(ambiguous, disambiguated) accuracy and the overall mean of the three, per model.
 
-    Columns `SCORE_COLUMNS`; `dataset` is one of `METRICS`. Undefined scores are dropped; why they
-    are undefined is in `attrs["notes"]` (one note per absent dataset, not one per persona).
+    Columns `SCORE_COLUMNS`; `dataset` is one of `METRICS`. Undefined scores are dropped; the
+    notes say why they are undefined (one note per absent dataset, not one per persona).
     """
-    scored = study.scored
     parts, notes = [], absent_tasks(study)
     for model in study.models_present:
-        own = scored[scored["model"] == model]
-        if not own["dataset"].isin(list(TASKS)).any():
+        if not any(study.has(d, model) for d in TASKS):
             continue
-        table = metrics.performance_scores(own)
+        table = metrics.performance_scores(study.model_rows(model, list(TASKS), _NEEDED))
         notes += [n for n in metrics.notes_of(table) if not n.startswith("no ")]
+        table.attrs = {}
         parts.append(table.rename(columns={**TASKS}))
     if not parts:
-        return with_notes(pd.DataFrame(columns=SCORE_COLUMNS), notes)
+        return Result(pd.DataFrame(columns=SCORE_COLUMNS), tuple(notes))
     wide = pd.concat(parts)
     long = wide.melt(ignore_index=False, var_name="dataset", value_name="value").reset_index()
-    long["category"] = long["persona"].map(study.persona_categories()).fillna("unknown")
+    long = study.with_categories(long.astype({k: str for k in metrics.KEYS}))
     long = long.dropna(subset=["value"])[SCORE_COLUMNS].reset_index(drop=True)
     rank = {"_m": long["model"].map({m: i for i, m in enumerate(study.models_present)}),
             "_d": long["dataset"].map({d: i for i, d in enumerate(METRICS)})}
     long = long.assign(**rank).sort_values(["_m", "_d", "persona"], kind="stable")
     long = long.drop(columns=list(rank)).reset_index(drop=True)
     long.attrs = {}
-    return with_notes(long, notes)
+    return Result(long, tuple(notes))
 
 
-def wide_scores(scores: pd.DataFrame) -> pd.DataFrame:
+def wide_scores(scores: Result) -> pd.DataFrame:
     """One row per model and persona, one column per task and overall (for a full score table)."""
-    if scores.empty:
+    if scores.table.empty:
         return pd.DataFrame(columns=["model", "persona", "category", *METRICS])
-    wide = scores.pivot_table(index=["model", "persona", "category"], columns="dataset",
-                              values="value", aggfunc="first")
+    wide = scores.table.pivot_table(index=["model", "persona", "category"], columns="dataset",
+                                    values="value", aggfunc="first")
     return wide.reindex(columns=[m for m in METRICS if m in wide.columns]).reset_index()
 
 
-def score_figure(scores: pd.DataFrame, *, title: str = "Task performance per persona") -> Figure | None:
+def score_figure(scores: Result, *, title: str = "Task performance per persona") -> Figure | None:
     """Persona score distributions per dataset and overall, one panel per model, coloured by persona
     category; control personas grey, no persona a black diamond (METHODS 6 figures)."""
-    return persona_strip(scores, value="value", x="dataset", col="model", title=title,
+    return persona_strip(scores.table, value="value", x="dataset", col="model", title=title,
                          ylabel="accuracy (share of correct answers)")
 
 
-def gap_table(scores: pd.DataFrame) -> pd.DataFrame:
+def gap_table(scores: Result) -> Result:
     """Per model and dataset: best and worst persona, their scores, the top-bottom gap
     (`stats.score_gap`, METHODS 6) and the no-persona score and rank for comparison."""
     cols = ["model", "dataset", "n_personas", "top_persona", "top_value", "bottom_persona",
             "bottom_value", "gap", "no_persona", "no_persona_rank", "reason"]
-    if scores.empty:
-        return with_notes(pd.DataFrame(columns=cols), scores.attrs.get("notes", []))
-    gaps = stats.score_gap(scores, value="value", by=("model", "dataset"))
-    empty = scores[scores["persona"] == NO_PERSONA].set_index(["model", "dataset"])["value"]
-    ranks = scores.assign(rank=scores.groupby(["model", "dataset"])["value"].rank(
-        ascending=False, method="min"))
+    table = scores.table
+    if table.empty:
+        return Result(pd.DataFrame(columns=cols), scores.notes)
+    gaps = stats.score_gap(table, value="value", by=("model", "dataset"))
+    empty = table[table["persona"] == NO_PERSONA].set_index(["model", "dataset"])["value"]
+    ranks = table.assign(rank=table.groupby(["model", "dataset"])["value"].rank(ascending=False, method="min"))
     empty_rank = ranks[ranks["persona"] == NO_PERSONA].set_index(["model", "dataset"])["rank"]
     key = pd.MultiIndex.from_frame(gaps[["model", "dataset"]])
     gaps["no_persona"] = empty.reindex(key).to_numpy()
     gaps["no_persona_rank"] = empty_rank.reindex(key).to_numpy()
-    if gaps["no_persona"].isna().all():
-        gaps.attrs["notes"] = ["the no-persona condition (empty) was not run: no baseline score"]
-    return gaps[cols]
+    notes = (["the no-persona condition (empty) was not run: no baseline score"]
+             if gaps["no_persona"].isna().all() else [])
+    return Result.of(gaps[cols], notes)
 
 
-def top_bottom_table(scores: pd.DataFrame, k: int = 5) -> pd.DataFrame:
+def top_bottom_table(scores: Result, k: int = 5) -> Result:
     """The k best and k worst personas per model and dataset (`stats.top_bottom`, ties by stem),
     side by side: row `rank` r holds the r-th best and the r-th worst persona with their scores."""
     cols = ["model", "dataset", "rank", "top", "top_value", "top_category", "bottom", "bottom_value",
             "bottom_category"]
-    if scores.empty:
-        return pd.DataFrame(columns=cols)
-    long = stats.top_bottom(scores, value="value", k=k, by=("model", "dataset"))
+    if scores.table.empty:
+        return Result(pd.DataFrame(columns=cols))
+    long = stats.top_bottom(scores.table, value="value", k=k, by=("model", "dataset"))
     ends = [long[long["end"] == end].drop(columns="end").rename(columns={
         "persona": end, "value": f"{end}_value", "category": f"{end}_category"})
         for end in ("top", "bottom")]
-    return ends[0].merge(ends[1], on=["model", "dataset", "rank"], how="left")[cols]
+    return Result(ends[0].merge(ends[1], on=["model", "dataset", "rank"], how="left")[cols])
 
 
-def cochran_table(study: Study) -> pd.DataFrame:
+def cochran_table(study: Study) -> Result:
     """Cochran's Q per model and dataset over the items x personas matrix of per-item hits
-    (`metrics.per_item`, `stats.cochrans_q_table`; METHODS 6). Absent datasets: a note."""
-    scored = study.scored
+    (`metrics.per_item`, `stats.cochrans_q_table`; METHODS 6), one model at a time. Absent
+    datasets: a note."""
     parts = []
-    for name, lab in TASKS.items():
-        if (scored["dataset"] == name).any():
-            hits = metrics.per_item(scored, name, "hit")
+    for model in study.models_present:
+        for name, lab in TASKS.items():
+            if not study.has(name, model):
+                continue
+            hits = metrics.per_item(study.rows(name, model), name, "hit")
             hits["hit"] = hits["hit"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
-            parts.append(hits.assign(dataset=lab))
+            q = stats.cochrans_q_table(hits.assign(dataset=lab), values="hit", by=("model", "dataset"))
+            parts.append(q)
     cols = ["model", "dataset", "statistic", "dof", "p_value", "n", "k", "reason", "note"]
     if not parts:
-        return with_notes(pd.DataFrame(columns=cols), absent_tasks(study))
-    q = stats.cochrans_q_table(pd.concat(parts, ignore_index=True), values="hit",
-                               by=("model", "dataset"))
-    q = q.rename(columns={"n": "n_items", "k": "n_personas"})
-    return with_notes(q.drop(columns=["measure", "test"]), absent_tasks(study))
+        return Result(pd.DataFrame(columns=cols), tuple(absent_tasks(study)))
+    q = pd.concat(parts, ignore_index=True).rename(columns={"n": "n_items", "k": "n_personas"})
+    order = {lab: i for i, lab in enumerate(TASKS.values())}
+    q = q.sort_values(["dataset", "model"], key=lambda s: s.map(order) if s.name == "dataset" else s.map(
+        {m: i for i, m in enumerate(study.models_present)}), kind="stable", ignore_index=True)
+    return Result.of(q.drop(columns=["measure", "test"]), absent_tasks(study))
 
 
-def consistency_table(scores: pd.DataFrame) -> pd.DataFrame:
+def consistency_table(scores: Result) -> Result:
     """Kendall tau-b cross-model consistency of persona rankings within each persona category and
     dataset, with the consensus ranking (`stats.cross_model_consistency`, METHODS 6). Needs at
     least two models; otherwise an empty table whose note says so."""
     cols = ["dataset", "category", "n_models", "n_personas", "mean_tau", "consistent", "ranking",
             "reason"]
-    models = sorted(scores["model"].unique()) if not scores.empty else []
+    table = scores.table
+    models = sorted(table["model"].unique()) if not table.empty else []
     if len(models) < 2:
         which = f" ({models[0]})" if models else ""
-        return with_notes(pd.DataFrame(columns=cols), [
-            f"only one model{which} in this report: cross-model consistency needs at least two"])
-    table = stats.cross_model_consistency(scores, value="value", metric="dataset")
-    table = table.rename(columns={"metric": "dataset"})
+        return Result(pd.DataFrame(columns=cols), (
+            f"only one model{which} in this report: cross-model consistency needs at least two",))
+    out = stats.cross_model_consistency(table, value="value", metric="dataset")
+    out = out.rename(columns={"metric": "dataset"})
     order = {d: i for i, d in enumerate(METRICS)}
-    table = table.sort_values(["dataset", "category"], key=lambda s: s.map(order)
-                              if s.name == "dataset" else s, kind="stable")
-    return table[cols].reset_index(drop=True)
+    out = out.sort_values(["dataset", "category"], key=lambda s: s.map(order)
+                          if s.name == "dataset" else s, kind="stable")
+    return Result.of(out[cols].reset_index(drop=True))
 
 
-def consistent_rankings(consistency: pd.DataFrame) -> pd.DataFrame:
+def consistent_rankings(consistency: Result) -> Result:
     """The rows of `consistency_table` whose ranking is consistent across models (mean tau >= .5)."""
-    if consistency.empty:
-        return consistency
-    keep = consistency["consistent"].fillna(False).astype(bool)
-    return consistency[keep].drop(columns=["reason"]).reset_index(drop=True)
+    table = consistency.table
+    if table.empty:
+        return Result(table)
+    keep = table["consistent"].fillna(False).astype(bool)
+    return Result(table[keep].drop(columns=["reason"]).reset_index(drop=True))
 
 
-def expert_tables(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
+def expert_tables(study: Study) -> tuple[Result, Result]:
     """Expert-persona ranks on MMLU (`metrics.expert_ranks` per group and scope, and
-    `metrics.expert_member_ranks` per member; METHODS 5); groups without a member in the data are
-    left out with a note. Without MMLU generations both tables are empty with a note."""
-    scored = study.scored
-    if not (scored["dataset"] == "mmlu").any():
-        msg = "no MMLU generations in this store: expert-persona ranks are not computed"
-        return with_notes(pd.DataFrame(), [msg]), with_notes(pd.DataFrame(), [msg])
-    groups = metrics.expert_ranks(scored)
-    notes = metrics.notes_of(groups)
+    `metrics.expert_member_ranks` per member; METHODS 5), one model at a time; groups without a
+    member in the data are left out with a note. Without MMLU generations both are empty."""
+    models = [m for m in study.models_present if study.has("mmlu", m)]
+    if not models:
+        msg = ("no MMLU generations in this store: expert-persona ranks are not computed",)
+        return Result(pd.DataFrame(), msg), Result(pd.DataFrame(), msg)
+    group_parts, member_parts, notes = [], [], []
+    for model in models:
+        rows = study.rows("mmlu", model)
+        table = metrics.expert_ranks(rows)
+        notes += metrics.notes_of(table)
+        table.attrs = {}
+        group_parts.append(table)
+        member_parts.append(metrics.expert_member_ranks(rows))
+    groups = pd.concat(group_parts, ignore_index=True)
     groups = groups[groups["members"] > 0].reset_index(drop=True)
     if groups.empty:
         notes = ["none of the expert personas (METHODS 5: technology, law, psychology, healthcare) "
                  "is in the data"]
-    members = metrics.expert_member_ranks(scored)
-    return with_notes(groups, notes), members
+    return Result(groups, tuple(notes)), Result(pd.concat(member_parts, ignore_index=True))
 
 
-def std_ratio_table(scores: pd.DataFrame) -> pd.DataFrame:
+def std_ratio_table(scores: Result) -> Result:
     """Per model, dataset and persona category: std (ddof=1) of the persona scores divided by the
     control personas' std (`stats.std_ratios`, METHODS 6); the `empty` category is left out."""
     cols = ["model", "dataset", "category", "n", "std", "control_std", "ratio", "reason"]
-    part = scores[scores["category"] != EMPTY_CATEGORY] if not scores.empty else scores
+    table = scores.table
+    part = table[table["category"] != EMPTY_CATEGORY] if not table.empty else table
     if part.empty:
-        return pd.DataFrame(columns=cols)
+        return Result(pd.DataFrame(columns=cols))
     if not (part["category"] == CONTROL_CATEGORY).any():
-        return with_notes(pd.DataFrame(columns=cols), [
-            "no control personas in the data: std ratios against the control personas are undefined"])
-    return stats.std_ratios(part, value="value", by=("model", "dataset"))[cols]
+        return Result(pd.DataFrame(columns=cols), (
+            "no control personas in the data: std ratios against the control personas are undefined",))
+    return Result.of(stats.std_ratios(part, value="value", by=("model", "dataset"))[cols])
 
 
-def std_ratio_figure(ratios: pd.DataFrame) -> Figure | None:
+def ratio_figure(ratios: Result) -> Figure | None:
     """Bars of the std ratios per persona category, one colour per dataset and one panel per
     model; the dashed line at 1 is the control personas' own spread (METHODS 6 figures)."""
-    data = ratios.dropna(subset=["ratio"]) if not ratios.empty else ratios
-    if data.empty:
-        note("std ratios: none is defined (a category needs two scored personas and the control "
-             "personas a non-zero spread), nothing to plot")
-        return None
-    panels = list(dict.fromkeys(data["model"]))
-    cats = list(dict.fromkeys(data["category"]))
-    hues = [m for m in METRICS if m in set(data["dataset"])]
-    width = max(4.5, 0.35 * len(cats) * len(hues) / 2 + 2.0)
-    fig, axes = plt.subplots(len(panels), 1, figsize=(width + 1.8, 3.4 * len(panels)), squeeze=False,
-                             sharey=True)
-    for ax, model in zip(axes[:, 0], panels):
-        sns.barplot(data=data[data["model"] == model], x="category", y="ratio", hue="dataset",
-                    order=cats, hue_order=hues, ax=ax)
-        ax.axhline(1.0, ls="--", color="black", lw=1, label="control std (ratio 1)")
-        ax.set_title(f"{model}: std of persona scores / std of control personas")
-        ax.set_xlabel("persona category")
-        ax.set_ylabel("std ratio")
-        ax.tick_params(axis="x", rotation=30)
-        handles, labels = ax.get_legend_handles_labels()
-        ax.get_legend().remove()
-    fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0 - 1.7 / (width + 1.8), 0.95),
-               frameon=False, title="score")
-    fig.tight_layout(rect=(0, 0, 1.0 - 1.8 / (width + 1.8), 1))
-    return fig
+    return std_ratio_figure(ratios.table, hue="dataset", panel="model", hue_order=list(METRICS),
+                            title="{panel}: std of persona scores / std of control personas")
 
 
-def _key(*parts: str) -> str:
-    return ".".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", str(p)) for p in parts)
-
-
-def key_numbers(gaps: pd.DataFrame, cochran: pd.DataFrame) -> dict[str, object]:
+def key_numbers(gaps: Result, cochran: Result) -> dict[str, object]:
     """Per model and dataset: best, worst and no-persona score, the gap, Cochran's Q and p
     (NaN where undefined; the record API writes it as null)."""
     out: dict[str, object] = {}
-    for row in gaps.itertuples(index=False):
+    for row in gaps.table.itertuples(index=False):
         for name, val in (("best", row.top_value), ("best_persona", row.top_persona),
                           ("worst", row.bottom_value), ("worst_persona", row.bottom_persona),
                           ("no_persona", row.no_persona), ("gap", row.gap),
                           ("n_personas", int(row.n_personas))):
-            out[_key(row.model, row.dataset, name)] = val
-    for row in cochran.itertuples(index=False):
-        out[_key(row.model, row.dataset, "cochran_q")] = row.statistic
-        out[_key(row.model, row.dataset, "cochran_p")] = row.p_value
+            out[key_name(row.model, row.dataset, name)] = val
+    for row in cochran.table.itertuples(index=False):
+        out[key_name(row.model, row.dataset, "cochran_q")] = row.statistic
+        out[key_name(row.model, row.dataset, "cochran_p")] = row.p_value
     return out
 
 
-def headline_text(gaps: pd.DataFrame, scores: pd.DataFrame) -> str:
+def headline_text(gaps: Result, scores: Result) -> str:
     """One line: the largest top-bottom gap of the overall score and its model (METHODS 6), or, when
     the overall score is undefined, why and the largest per-dataset gap instead."""
+    gaps, scores = gaps.table, scores.table
     n = scores.groupby("model")["persona"].nunique() if not scores.empty else pd.Series(dtype=int)
     overall = gaps[(gaps["dataset"] == OVERALL) & gaps["gap"].notna()] if not gaps.empty else gaps
     if not overall.empty:

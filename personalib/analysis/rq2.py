@@ -1,8 +1,8 @@
 """RQ2 social bias: how personas move BBQ bias and the share of "unknown" answers (METHODS 5-6).
 
-Every function takes a `Study` (or the per-persona table `bias_scores` makes from it) and works for
-one model or several, never raising on degenerate data: what cannot be computed comes back as a
-plain-language note (`attrs["notes"]` or a `reason` column, which `show.table` prints).
+Every function takes a `Study` (or the per-persona scores `bias_scores` computes from one), works
+one model at a time, for one model or several, and returns a `Result` (or a figure): what cannot
+be computed on degenerate data is said in its notes or a `reason` column, never raised.
 
 The scored BBQ rows' `category` is the item's BBQ category, which s_DIS / s_AMB average over
 (METHODS 5); the persona's category is `persona_category` (`study.persona_categories()`).
@@ -10,7 +10,6 @@ The scored BBQ rows' `category` is the item's BBQ category, which s_DIS / s_AMB 
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pandas as pd
@@ -18,12 +17,13 @@ from matplotlib.figure import Figure
 
 from personalib import metrics, stats
 from personalib.analysis.data import Study
-from personalib.analysis.figures import persona_strip
+from personalib.analysis.figures import persona_strip, std_ratio_figure
+from personalib.analysis.result import Result
 from personalib.analysis.show import note
 from personalib.errors import PersonalibError
 from personalib.metrics import KEYS
 from personalib.metrics.bias import METADATA_HINT
-from personalib.metrics.common import with_notes
+from personalib.reports.keynumbers import key_name
 
 MEASURES: dict[str, str] = {"s_dis": "s_DIS", "s_amb": "s_AMB", "bias": "bias (mean)",
                             "unknown_freq": "unknown frequency"}
@@ -32,57 +32,45 @@ NO_BBQ = "no BBQ generations in this store: the bias analysis of RQ2 cannot be c
 SCORE_COLUMNS = [*KEYS, "category", *MEASURES]
 
 
+def _models(study: Study) -> list[str]:
+    return [m for m in study.models_present if study.has("bbq", m)]
+
+
 def has_bbq(study: Study) -> bool:
     """True when the study has BBQ generations with bias targets (METHODS 3 metadata); otherwise
     says once, in a note, why the RQ2 analysis cannot be computed, and returns False."""
-    rows = study.rows("bbq")
-    if rows.empty:
+    if not study.has("bbq"):
         note(NO_BBQ)
         return False
-    if "target_loc" not in rows or not rows["target_loc"].notna().any():
+    items = study.items.get("bbq")
+    if items is None or "target_loc" not in items or not items["target_loc"].notna().any():
         note(METADATA_HINT)
         return False
     return True
 
 
-def bias_scores(study: Study) -> pd.DataFrame:
+def bias_scores(study: Study) -> Result:
     """One row per model x persona: persona `category`, `s_dis`, `s_amb`, `bias` = mean of the two,
-    `unknown_freq` (METHODS 5, via `metrics.bbq_bias`); the metric's notes say what is undefined."""
-    rows = study.rows("bbq")
-    if rows.empty:
-        return with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [NO_BBQ])
-    try:
-        table = metrics.bbq_bias(rows)
-    except PersonalibError as exc:  # no bias targets: the metadata file was not loaded
-        return with_notes(pd.DataFrame(columns=SCORE_COLUMNS), [str(exc)])
-    out = table.reset_index()
-    out.attrs = {}  # reset_index keeps the metric's notes: they come back condensed below
-    order = {m: i for i, m in enumerate(study.models)}
-    out = out.sort_values("model", key=lambda m: m.astype(str).map(order), kind="stable", ignore_index=True)
-    out.insert(3, "category", out["persona"].astype(str).map(study.persona_categories()).fillna("unknown"))
-    return with_notes(out[SCORE_COLUMNS], condense_notes(metrics.notes_of(table)))
+    `unknown_freq` (METHODS 5, via `metrics.bbq_bias`, one model at a time); the metric's notes
+    say what is undefined."""
+    if not _models(study):
+        return Result(pd.DataFrame(columns=SCORE_COLUMNS), (NO_BBQ,))
+    parts, notes = [], []
+    for model in _models(study):
+        try:
+            table = metrics.bbq_bias(study.rows("bbq", model))
+        except PersonalibError as exc:  # no bias targets: the metadata file was not loaded
+            return Result(pd.DataFrame(columns=SCORE_COLUMNS), (str(exc),))
+        notes += metrics.notes_of(table)
+        parts.append(table.reset_index().astype({k: str for k in KEYS}))
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs = {}
+    return Result(study.with_categories(out, at=3)[SCORE_COLUMNS], tuple(notes))
 
 
-_CELL_NOTE = re.compile(r"^bias undefined for (?P<who>\S+) in (?P<cat>\S+) \((?P<cond>\w+)\): "
-                        r"every parsed answer is 'unknown'")
-
-
-def condense_notes(notes: list[str]) -> list[str]:
-    """The metric's one-note-per-cell "every parsed answer is 'unknown' (0/0)" notes (METHODS 5:
-    b undefined in a category x condition) as one sentence; other notes kept as they are."""
-    cells = [m for m in map(_CELL_NOTE.match, notes) if m]
-    rest = [n for n in notes if not _CELL_NOTE.match(n)]
-    if not cells:
-        return rest
-    who = sorted({m["who"] for m in cells})
-    conds = sorted({m["cond"] for m in cells})
-    return [f"b = 2 * n_biased / n_not_unknown - 1 is 0/0 (every answer 'unknown') in {len(cells)} "
-            f"persona x BBQ category x condition cell(s) ({', '.join(conds)}), of {len(who)} persona(s); "
-            "those cells are left out of the mean over categories (METHODS 5)", *rest]
-
-
-def long_scores(scores: pd.DataFrame, measures: list[str] | None = None) -> pd.DataFrame:
+def long_scores(scores: Result | pd.DataFrame, measures: list[str] | None = None) -> pd.DataFrame:
     """The per-persona table melted to `measure`, `value` (display names of MEASURES)."""
+    scores = scores.table if isinstance(scores, Result) else scores
     measures = measures or list(MEASURES)
     long = scores.melt(id_vars=[*KEYS, "category"], value_vars=measures, var_name="measure")
     long["measure"] = long["measure"].map(MEASURES)
@@ -90,10 +78,10 @@ def long_scores(scores: pd.DataFrame, measures: list[str] | None = None) -> pd.D
     return long
 
 
-def bias_figure(scores: pd.DataFrame) -> Figure | None:
+def bias_figure(scores: Result) -> Figure | None:
     """Per-persona s_DIS, s_AMB and their mean, one panel per model, coloured by persona category,
     no persona a black diamond (METHODS 6 figures); 0 = unbiased, 1 = always the stereotype."""
-    if scores.empty:
+    if scores.table.empty:
         note(NO_BBQ)
         return None
     fig = persona_strip(long_scores(scores, ["s_dis", "s_amb", "bias"]), x="measure",
@@ -105,9 +93,9 @@ def bias_figure(scores: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def unknown_figure(scores: pd.DataFrame) -> Figure | None:
+def unknown_figure(scores: Result) -> Figure | None:
     """Per-persona share of "unknown" answers per model (METHODS 5; dotted line at the ideal .5)."""
-    if scores.empty:
+    if scores.table.empty:
         note(NO_BBQ)
         return None
     long = long_scores(scores, ["unknown_freq"]).assign(x=lambda d: d["model"].astype(str))
@@ -124,101 +112,82 @@ def _tidy(scores: pd.DataFrame, value: str) -> pd.DataFrame:
     return scores[["model", "persona", "category", value]].dropna(subset=[value])
 
 
-def top_bottom(scores: pd.DataFrame, value: str = "bias", k: int = 5) -> pd.DataFrame:
+def top_bottom(scores: Result, value: str = "bias", k: int = 5) -> Result:
     """The k most and least biased personas per model (`stats.top_bottom`, ties by stem)."""
-    if scores.empty:
-        return with_notes(pd.DataFrame(columns=["model", "end", "rank", "persona", value]), [NO_BBQ])
-    return stats.top_bottom(_tidy(scores, value), value=value, k=k)
+    if scores.table.empty:
+        return Result(pd.DataFrame(columns=["model", "end", "rank", "persona", value]), (NO_BBQ,))
+    return Result.of(stats.top_bottom(_tidy(scores.table, value), value=value, k=k))
 
 
-def gaps(scores: pd.DataFrame) -> pd.DataFrame:
+def gaps(scores: Result) -> Result:
     """Top-bottom gap of bias and of unknown frequency per model (`stats.score_gap`, METHODS 6)."""
-    if scores.empty:
-        return with_notes(pd.DataFrame(columns=["model", "measure", "gap"]), [NO_BBQ])
+    table = scores.table
+    if table.empty:
+        return Result(pd.DataFrame(columns=["model", "measure", "gap"]), (NO_BBQ,))
     parts = []
     for value in ("bias", "unknown_freq"):
-        gap = stats.score_gap(scores[["model", "persona", value]], value=value)
+        gap = stats.score_gap(table[["model", "persona", value]], value=value)
         parts.append(gap.assign(measure=MEASURES[value]))
     out = pd.concat(parts, ignore_index=True)
-    return out[["model", "measure", *[c for c in out.columns if c not in ("model", "measure")]]]
+    return Result.of(out[["model", "measure", *[c for c in out.columns if c not in ("model", "measure")]]])
 
 
-def cochran(study: Study) -> pd.DataFrame:
+def cochran(study: Study) -> Result:
     """Cochran's Q per model over the items x personas matrix of per-item `biased` (items with a
-    bias target) and `unknown` answers (METHODS 6, `stats.cochrans_q_table`)."""
-    rows = study.rows("bbq")
-    if rows.empty:
-        return with_notes(pd.DataFrame(columns=["model", "measure", "p_value"]), [NO_BBQ])
+    bias target) and `unknown` answers (METHODS 6, `stats.cochrans_q_table`), one model at a time."""
+    if not _models(study):
+        return Result(pd.DataFrame(columns=["model", "measure", "p_value"]), (NO_BBQ,))
     parts = []
-    for measure in ("biased", "unknown"):
-        part = rows[rows["target_loc"].notna()] if measure == "biased" else rows
-        long = metrics.per_item(part, "bbq", measure)
-        if long.empty:
-            continue
-        long[measure] = long[measure].astype("Float64").to_numpy(np.float64, na_value=np.nan)
-        parts.append(stats.cochrans_q_table(long, values=measure, by=("model",)))
+    for model in _models(study):
+        rows = study.rows("bbq", model)
+        for measure in ("biased", "unknown"):
+            part = rows[rows["target_loc"].notna()] if measure == "biased" else rows
+            long = metrics.per_item(part, "bbq", measure) if len(part) else part
+            if long.empty:
+                continue
+            long[measure] = long[measure].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+            parts.append(stats.cochrans_q_table(long, values=measure, by=("model",)))
     if not parts:
-        return with_notes(pd.DataFrame(columns=["model", "measure", "p_value"]),
-                           ["no BBQ item has a bias target: Cochran's Q on biased answers is undefined"])
-    return pd.concat(parts, ignore_index=True).sort_values(["model", "measure"], kind="stable",
-                                                           ignore_index=True)
+        return Result(pd.DataFrame(columns=["model", "measure", "p_value"]),
+                      ("no BBQ item has a bias target: Cochran's Q on biased answers is undefined",))
+    out = pd.concat(parts, ignore_index=True).astype({"model": str})
+    return Result.of(out.sort_values(["model", "measure"], kind="stable", ignore_index=True))
 
 
-def consistency(scores: pd.DataFrame) -> pd.DataFrame | None:
+def consistency(scores: Result) -> Result | None:
     """Kendall tau-b cross-model consistency of bias and unknown-frequency rankings within each
     persona category (METHODS 6); None after a note with fewer than two models."""
-    n_models = scores["model"].nunique() if not scores.empty else 0
+    table = scores.table
+    n_models = table["model"].nunique() if not table.empty else 0
     if n_models < 2:
-        note(NO_BBQ if scores.empty else f"only one model ({', '.join(scores['model'].unique())}): "
+        note(NO_BBQ if table.empty else f"only one model ({', '.join(table['model'].unique())}): "
              "cross-model consistency of rankings needs at least two")
         return None
-    long = long_scores(scores[scores["category"] != "empty"], ["bias", "unknown_freq"])
-    return stats.cross_model_consistency(long, metric="measure")
+    long = long_scores(table[table["category"] != "empty"], ["bias", "unknown_freq"])
+    return Result.of(stats.cross_model_consistency(long, metric="measure"))
 
 
-def std_ratios(scores: pd.DataFrame) -> pd.DataFrame:
+def std_ratios(scores: Result) -> Result:
     """Per model and category, the std of bias and of unknown frequency divided by the control
     personas' std (METHODS 6 disparity; the original built this figure from accuracy, METHODS 7)."""
-    if scores.empty:
-        return with_notes(pd.DataFrame(columns=["model", "measure", "category", "ratio"]), [NO_BBQ])
+    if scores.table.empty:
+        return Result(pd.DataFrame(columns=["model", "measure", "category", "ratio"]), (NO_BBQ,))
     long = long_scores(scores, ["bias", "unknown_freq"])
-    return stats.std_ratios(long, by=("model", "measure"))
+    return Result.of(stats.std_ratios(long, by=("model", "measure")))
 
 
-def std_ratio_figure(ratios: pd.DataFrame) -> Figure | None:
+def ratio_figure(ratios: Result) -> Figure | None:
     """Std ratios per category (bars), one panel per measure, one bar colour per model; the dashed
-    line at 1 is the control personas' spread."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    data = ratios.dropna(subset=["ratio"]) if "ratio" in ratios else ratios.iloc[:0]
-    if data.empty:
-        note("std ratios: no category has a defined ratio to plot (see the notes under the table)")
-        return None
-    panels = list(dict.fromkeys(data["measure"]))
-    n_cats = data["category"].nunique()
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.0, 0.6 * n_cats + 2.5) * len(panels), 4.2),
-                             squeeze=False)
-    for ax, measure in zip(axes[0], panels):
-        part = data[data["measure"] == measure]
-        sns.barplot(data=part, x="category", y="ratio", hue="model", ax=ax)
-        ax.axhline(1.0, ls="--", color="black", lw=1)
-        ax.set_title(measure)
-        ax.set_xlabel("persona category")
-        ax.set_ylabel("std / control std")
-        ax.tick_params(axis="x", rotation=40)
-        for label in ax.get_xticklabels():
-            label.set_horizontalalignment("right")
-    fig.suptitle("Spread of BBQ bias and unknown frequency relative to control personas")
-    fig.tight_layout()
-    return fig
+    line at 1 is the control personas' spread (`figures.std_ratio_figure`)."""
+    return std_ratio_figure(ratios.table, hue="model", panel="measure", title="{panel}",
+                            suptitle="Spread of BBQ bias and unknown frequency relative to control personas")
 
 
-def _mapping_notes(study: Study, table: pd.DataFrame) -> list[str]:
+def _mapping_notes(study: Study) -> list[str]:
     """Which mapped personas (METHODS 5 self-bias) are absent, and which present personas have
     no BBQ group."""
     mapping = metrics.load_group_mapping()
-    present = set(study.scored["persona"].astype(str))
+    present = study.present_personas()
     absent = sorted(set(mapping) - present)
     regular = sorted(p for p in present if p not in mapping
                      and study.persona_categories().get(p) not in ("control", "empty"))
@@ -232,48 +201,62 @@ def _mapping_notes(study: Study, table: pd.DataFrame) -> list[str]:
     return out
 
 
-def self_bias(study: Study) -> pd.DataFrame:
+def self_bias(study: Study) -> Result:
     """Self-accuracy and self-bias of the personas whose demographic is a BBQ group, with their
-    ranks among all personas of the model and their whole-BBQ ranks (METHODS 5, `metrics.self_bias`)."""
-    rows = study.rows("bbq")
-    if rows.empty:
-        return with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [NO_BBQ])
-    try:
-        table = metrics.self_bias(rows, study.items["bbq"])
-    except PersonalibError as exc:
-        return with_notes(pd.DataFrame(columns=[*KEYS, "self_bias"]), [str(exc)])
-    unexplained = [f"{r.model}/{r.persona}" for r in table[table["self_bias"].isna()].itertuples()
-                   if not any(r.persona in n and "self-bias" in n for n in metrics.notes_of(table))]
-    reasons = [f"self-bias undefined for {', '.join(unexplained)}: on the persona's own items s_DIS or "
-               "s_AMB is 0/0 (every answer 'unknown' in a context condition)"] if unexplained else []
+    ranks among all personas of the model and their whole-BBQ ranks (METHODS 5,
+    `metrics.self_bias`), one model at a time."""
+    if not _models(study):
+        return Result(pd.DataFrame(columns=[*KEYS, "self_bias"]), (NO_BBQ,))
+    parts, notes = [], []
+    for model in _models(study):
+        try:
+            table = metrics.self_bias(study.rows("bbq", model), study.items["bbq"])
+        except PersonalibError as exc:
+            return Result(pd.DataFrame(columns=[*KEYS, "self_bias"]), (str(exc),))
+        own = metrics.notes_of(table)
+        unexplained = [f"{r.model}/{r.persona}" for r in table[table["self_bias"].isna()].itertuples()
+                       if not any(r.persona in n and "self-bias" in n for n in own)]
+        if unexplained:
+            own.append(f"self-bias undefined for {', '.join(unexplained)}: on the persona's own items s_DIS "
+                       "or s_AMB is 0/0 (every answer 'unknown' in a context condition)")
+        notes += own
+        table.attrs = {}
+        parts.append(table)
+    table = pd.concat(parts, ignore_index=True)
     ranks = [c for c in table.columns if c.endswith("_rank")]
     table = table.astype({c: "Int64" for c in ranks})
-    return with_notes(table, [*metrics.notes_of(table), *reasons, *_mapping_notes(study, table)])
+    return Result(table, (*notes, *_mapping_notes(study)))
 
 
-def self_differences(study: Study, kind: str = "accuracy") -> pd.DataFrame:
+def self_differences(study: Study, kind: str = "accuracy") -> Result:
     """Companion table (a) `kind="accuracy"`: self-accuracy minus all personas' accuracy, or (b)
     `kind="own_group"`: own-group answer rate minus all personas', on the persona's items, by
     context condition x question polarity (METHODS 5); one row per persona, one column per cell."""
-    rows = study.rows("bbq")
-    if rows.empty:
-        return with_notes(pd.DataFrame(columns=[*KEYS, "group"]), [NO_BBQ])
+    if not _models(study):
+        return Result(pd.DataFrame(columns=[*KEYS, "group"]), (NO_BBQ,))
     fn = metrics.self_accuracy_differences if kind == "accuracy" else metrics.own_group_differences
-    long = fn(rows, study.items["bbq"])
-    if long.empty:
-        return with_notes(pd.DataFrame(columns=[*KEYS, "group"]), metrics.notes_of(long))
+    parts, notes = [], []
+    for model in _models(study):
+        long = fn(study.rows("bbq", model), study.items["bbq"])
+        notes += metrics.notes_of(long)
+        if not long.empty:
+            parts.append(long)
+    if not parts:
+        return Result(pd.DataFrame(columns=[*KEYS, "group"]), tuple(notes))
+    long = pd.concat(parts, ignore_index=True)
     long = long.assign(cell=long["context_condition"].astype(str) + " / "
                        + long["question_polarity"].astype(str))
     index = [*KEYS, "group", "cell"]
     long = long.astype({c: str for c in index})
     wide = long.set_index(index)["difference"].unstack("cell")
     wide.columns.name = None
-    return with_notes(wide.reset_index(), metrics.notes_of(long))
+    return Result(wide.reset_index(), tuple(notes))
 
 
-def summary(scores: pd.DataFrame, cochran_table: pd.DataFrame) -> pd.DataFrame:
+def summary(scores: Result, cochran_table: Result) -> Result:
     """Key numbers per model: personas scored, mean / min / max / range of bias, no-persona bias,
     mean unknown frequency, Cochran's Q p-values (biased, unknown)."""
+    scores, cochran_table = scores.table, cochran_table.table
     out = []
     for model, sub in scores.groupby("model", sort=False):
         bias = pd.to_numeric(sub["bias"], errors="coerce").dropna()
@@ -289,27 +272,28 @@ def summary(scores: pd.DataFrame, cochran_table: pd.DataFrame) -> pd.DataFrame:
             hit = cochran_table[(cochran_table["model"] == model) & (cochran_table["measure"] == measure)]
             row[f"cochran_p_{measure}"] = float(hit["p_value"].iloc[0]) if len(hit) else np.nan
         out.append(row)
-    return pd.DataFrame(out, columns=["model", "n_personas", "mean_bias", "min_bias", "max_bias",
-                                      "bias_range", "no_persona_bias", "mean_unknown_freq",
-                                      "cochran_p_biased", "cochran_p_unknown"])
+    return Result(pd.DataFrame(out, columns=["model", "n_personas", "mean_bias", "min_bias", "max_bias",
+                                             "bias_range", "no_persona_bias", "mean_unknown_freq",
+                                             "cochran_p_biased", "cochran_p_unknown"]))
 
 
-def key_numbers(table: pd.DataFrame) -> dict[str, float | int | None]:
-    """The summary as flat record keys `<model>.<number>` (characters outside [A-Za-z0-9_.-]
-    become `-`); NaN becomes None (JSON null)."""
+def key_numbers(table: Result) -> dict[str, float | int | None]:
+    """The summary as flat record keys `<model>.<number>` (`key_name`); NaN becomes None (JSON
+    null)."""
     out: dict[str, float | int | None] = {}
-    for row in table.to_dict("records"):
-        model = re.sub(r"[^A-Za-z0-9_.\-]", "-", str(row.pop("model")))
+    for row in table.table.to_dict("records"):
+        model = row.pop("model")
         for name, value in row.items():
-            out[f"{model}.{name}"] = None if pd.isna(value) else value
+            out[key_name(model, name)] = None if pd.isna(value) else value
     return out
 
 
-def headline_text(scores: pd.DataFrame) -> str:
+def headline_text(result: Result) -> str:
     """One line per study: per model the most and least biased persona, the gap and the no-persona
     bias; says in words when bias is undefined."""
+    scores = result.table
     if scores.empty:
-        return (scores.attrs.get("notes") or [NO_BBQ])[0]
+        return (result.notes or (NO_BBQ,))[0]
     parts = []
     for model, sub in scores.groupby("model", sort=False):
         gap = stats.score_gap(sub[["model", "persona", "bias"]], value="bias").iloc[0]

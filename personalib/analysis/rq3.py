@@ -2,13 +2,13 @@
 
 Attitude scores and toxicity ratings come from `personalib.metrics` (reverse scoring applied once,
 in `score()`), the tests and associations from `personalib.stats`; this module only selects the
-study's rows, arranges the results for the report and says in words what cannot be computed
-(no attitude or toxicity generations, no human annotations, one model, constant ratings).
+study's rows (one model at a time), arranges the results for the report as `Result`s and says in
+words what cannot be computed (no attitude or toxicity generations, no human annotations, one
+model, constant ratings).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -19,9 +19,10 @@ from matplotlib.figure import Figure
 from personalib import metrics, stats
 from personalib.analysis.data import Study
 from personalib.analysis.figures import bars, heatmap, persona_strip
+from personalib.analysis.result import Result
 from personalib.analysis.show import note
 from personalib.errors import PersonalibError
-from personalib.metrics.common import with_notes
+from personalib.reports.keynumbers import key_name
 
 ALPHA = 0.05
 MEASURE_NAMES = {"off": "offensiveness", "rac": "racism"}
@@ -35,39 +36,45 @@ def missing(study: Study, dataset: str) -> str | None:
     return None if dataset in study.datasets else f"no {name} generations in this store: nothing to compute"
 
 
-def _with_categories(table: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """A per-persona metric table (index KEYS) as columns, with the persona's category."""
-    out = table.reset_index()
-    cats = study.persona_categories()
-    out["category"] = out["persona"].map(cats).fillna("unknown")
-    out.attrs = dict(table.attrs)
-    return out
+def _per_model(study: Study, dataset: str, metric) -> Result:
+    """A per-persona metric of `dataset` computed one model at a time, with persona categories."""
+    parts, notes = [], []
+    for model in study.models_present:
+        if study.has(dataset, model):
+            table = metric(study.rows(dataset, model))
+            notes += metrics.notes_of(table)
+            parts.append(table.reset_index().astype({k: str for k in metrics.KEYS}))
+    if not parts:
+        return Result(pd.DataFrame(), (missing(study, dataset),))
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs = {}
+    return Result(study.with_categories(out), tuple(notes))
 
 
-def attitude_table(study: Study) -> pd.DataFrame:
+def attitude_table(study: Study) -> Result:
     """Per model and persona: the seven attitude scores (mean reverse-scored rating over
     statements x variants, METHODS 5) and the persona category; empty with a note when absent."""
     reason = missing(study, "attitudes")
-    return with_notes(pd.DataFrame(), [reason]) if reason else _with_categories(
-        metrics.attitude_scores(study.scored), study)
+    return Result(pd.DataFrame(), (reason,)) if reason else _per_model(study, "attitudes", metrics.attitude_scores)
 
 
-def attitude_long(scores: pd.DataFrame) -> pd.DataFrame:
+def attitude_long(scores: Result) -> Result:
     """`attitude_table` as one row per model x persona x attitude (columns attitude, value)."""
-    if scores.empty:
+    table = scores.table
+    if table.empty:
         empty = pd.DataFrame(columns=["model", "persona_set", "persona", "category", "attitude", "value"])
-        return with_notes(empty, metrics.notes_of(scores))
-    dims = [c for c in scores.columns if c not in (*metrics.KEYS, "category")]
-    long = scores.melt(id_vars=[*metrics.KEYS, "category"], value_vars=dims, var_name="attitude",
-                       value_name="value")
-    return with_notes(long, metrics.notes_of(scores))
+        return Result(empty, scores.notes)
+    dims = [c for c in table.columns if c not in (*metrics.KEYS, "category")]
+    long = table.melt(id_vars=[*metrics.KEYS, "category"], value_vars=dims, var_name="attitude",
+                      value_name="value")
+    return Result(long, scores.notes)
 
 
-def spread_summary(long: pd.DataFrame, by: str) -> pd.DataFrame:
+def spread_summary(long: Result, by: str) -> Result:
     """Per model and `by` (attitude, measure): the personas' range of scores, the lowest and highest
     persona, the no-persona score and the control personas' mean (METHODS 6 figures)."""
     rows = []
-    for (model, key), part in long.dropna(subset=["value"]).groupby(["model", by], sort=False):
+    for (model, key), part in long.table.dropna(subset=["value"]).groupby(["model", by], sort=False):
         ordered = part.sort_values(["value", "persona"], kind="stable")
         empty = part.loc[part["category"] == "empty", "value"]
         control = part.loc[part["category"] == "control", "value"]
@@ -77,32 +84,40 @@ def spread_summary(long: pd.DataFrame, by: str) -> pd.DataFrame:
                      "range": ordered["value"].iloc[-1] - ordered["value"].iloc[0],
                      "no persona": empty.iloc[0] if len(empty) else np.nan,
                      "control mean": control.mean() if len(control) else np.nan})
-    return with_notes(pd.DataFrame(rows), metrics.notes_of(long))
+    return Result(pd.DataFrame(rows), long.notes)
 
 
-def attitude_figure(scores: pd.DataFrame) -> Figure | None:
+def attitude_figure(scores: Result) -> Figure | None:
     """Strip plot of the attitude scores, one dot per persona and attitude, per model, coloured by
     category, no persona a black diamond, control grey (METHODS 5; METHODS 6 figures)."""
-    if scores.empty:
-        note("; ".join(metrics.notes_of(scores)) or "no attitude scores to plot")
+    if scores.table.empty:
+        note("; ".join(scores.notes) or "no attitude scores to plot")
         return None
-    return persona_strip(attitude_long(scores), x="attitude", col="model", ylabel="attitude score (1-5)",
+    return persona_strip(attitude_long(scores).table, x="attitude", col="model", ylabel="attitude score (1-5)",
                          title="Attitude scores per persona (reverse items scored 6 - x)")
 
 
-def attitude_friedman(study: Study) -> pd.DataFrame:
+def _tests_per_model(study: Study, dataset: str, test) -> Result:
+    reason = missing(study, dataset)
+    if reason:
+        return Result(pd.DataFrame(), (reason,))
+    parts = [test(study.rows(dataset, m)) for m in study.models_present if study.has(dataset, m)]
+    out = pd.concat(parts, ignore_index=True).astype({"model": str})
+    return Result.of(out)
+
+
+def attitude_friedman(study: Study) -> Result:
     """Friedman per model, family (regular = regular + empty, control) and attitude; blocks are
     statements, each persona's value the mean over the instruction variants (METHODS 6)."""
-    reason = missing(study, "attitudes")
-    return with_notes(pd.DataFrame(), [reason]) if reason else stats.friedman_attitudes(
-        study.rows("attitudes"), value="value")
+    return _tests_per_model(study, "attitudes", lambda rows: stats.friedman_attitudes(rows, value="value"))
 
 
-def friedman_wide(table: pd.DataFrame) -> pd.DataFrame:
+def friedman_wide(tests: Result) -> Result:
     """The Friedman results as one row per model and attitude with the regular and control p-values
     side by side; the reasons of undefined tests are kept, prefixed by their family."""
+    table = tests.table
     if table.empty:
-        return table
+        return tests
     rows = []
     for (model, attitude), part in table.groupby(["model", "attitude"], sort=False):
         row: dict[str, object] = {"model": model, "attitude": attitude, "statements": int(part["n"].max())}
@@ -110,40 +125,42 @@ def friedman_wide(table: pd.DataFrame) -> pd.DataFrame:
             row.update({f"p ({res.family})": res.p_value, f"k ({res.family})": res.k})
         reasons = [f"{r.family}: {r.reason}" for r in part.itertuples() if isinstance(r.reason, str)]
         rows.append({**row, "reason": "; ".join(reasons) or None})
-    return pd.DataFrame(rows)
+    return Result(pd.DataFrame(rows), tests.notes)
 
 
-def significant_counts(table: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+def significant_counts(tests: Result, alpha: float = ALPHA) -> Result:
     """Per model and family: attitudes tested (defined p-value) and those with p < `alpha`."""
+    table = tests.table
     if table.empty:
-        return pd.DataFrame(columns=["model", "family", "tested", "significant"])
+        return Result(pd.DataFrame(columns=["model", "family", "tested", "significant"]))
     flags = table.assign(tested=table["p_value"].notna(), significant=table["p_value"] < alpha)
-    return flags.groupby(["model", "family"], sort=False)[["tested", "significant"]].sum().reset_index()
+    return Result(flags.groupby(["model", "family"], sort=False)[["tested", "significant"]].sum().reset_index())
 
 
-def attitude_consistency(scores: pd.DataFrame) -> pd.DataFrame:
+def attitude_consistency(scores: Result) -> Result:
     """Kendall tau-b cross-model consistency of the persona ranking per category and attitude
     (METHODS 6); empty with a note when fewer than two models scored attitudes."""
-    long = attitude_long(scores)
+    long = attitude_long(scores).table
     n_models = long["model"].nunique()
     if n_models < 2:
         why = "no attitude scores" if n_models == 0 else "only one model"
-        return with_notes(pd.DataFrame(), [
-            f"{why}: cross-model consistency of attitude rankings needs at least two models"])
+        return Result(pd.DataFrame(), (
+            f"{why}: cross-model consistency of attitude rankings needs at least two models",))
     out = stats.cross_model_consistency(long, metric="attitude").rename(columns={"metric": "attitude"})
     single = out["n_personas"] < 2
     notes = []
     if single.any():
         cats = ", ".join(dict.fromkeys(out.loc[single, "category"].astype(str)))
         notes.append(f"categories with a single persona have no ranking to compare and are left out: {cats}")
-    return with_notes(out[~single].reset_index(drop=True), notes)
+    return Result.of(out[~single].reset_index(drop=True), notes)
 
 
-def consistency_figure(table: pd.DataFrame) -> Figure | None:
+def consistency_figure(consistency: Result) -> Figure | None:
     """Heatmap of the mean Kendall tau per category (rows) and attitude (columns); consistent
     when >= .5 (METHODS 6). None after a note when there is nothing to compare."""
+    table = consistency.table
     if table.empty:
-        note("; ".join(metrics.notes_of(table)) or "no cross-model consistency to draw")
+        note("; ".join(consistency.notes) or "no cross-model consistency to draw")
         return None
     matrix = table.pivot(index="category", columns="attitude", values="mean_tau")
     matrix = matrix.reindex(columns=list(dict.fromkeys(table["attitude"])))
@@ -160,73 +177,81 @@ def consistency_figure(table: pd.DataFrame) -> Figure | None:
     return fig
 
 
-def consistent_rankings(table: pd.DataFrame) -> pd.DataFrame:
+def consistent_rankings(consistency: Result) -> Result:
     """The categories and attitudes whose persona ranking is consistent across models (mean tau
     >= .5), with the consensus ranking, highest score first."""
+    table = consistency.table
     if table.empty:
-        return pd.DataFrame()  # consistency_figure has said why
+        return Result(pd.DataFrame())  # consistency_figure has said why
     keep = table["consistent"].fillna(False).astype(bool)
     reasons = [str(r) for r in table["reason"].dropna().unique()]
     out = table.loc[keep, ["category", "attitude", "n_models", "n_personas", "mean_tau", "ranking"]]
-    return with_notes(out, reasons)
+    return Result(out, tuple(reasons))
 
 
-def toxicity_table(study: Study) -> pd.DataFrame:
+def toxicity_table(study: Study) -> Result:
     """Per model and persona: mean offensiveness and racism rating (METHODS 5), and Krippendorff's
-    alpha (interval) of each against the per-tweet human mean when annotations are there."""
+    alpha (interval) of each against the per-tweet human mean when annotations are there, one
+    model at a time."""
     reason = missing(study, "toxicity")
     if reason:
-        return with_notes(pd.DataFrame(), [reason])
-    means = metrics.toxicity_scores(study.scored)
-    notes = metrics.notes_of(means)
-    if study.annotations is None or study.annotations.empty:
-        notes.append("no human toxicity annotations in this study: Krippendorff's alpha is not computed")
-    else:
-        alpha = metrics.toxicity_alpha(study.scored, study.annotations)
-        notes += metrics.notes_of(alpha)
-        means = means.join(alpha.add_prefix("alpha_"))
-    return with_notes(_with_categories(means, study), notes)
+        return Result(pd.DataFrame(), (reason,))
+    humans = study.annotations is not None and not study.annotations.empty
+
+    def per_model(rows: pd.DataFrame) -> pd.DataFrame:
+        means = metrics.toxicity_scores(rows)
+        if not humans:
+            return means
+        alpha = metrics.toxicity_alpha(rows, study.annotations)
+        joined = means.join(alpha.add_prefix("alpha_"))
+        joined.attrs = {"notes": [*metrics.notes_of(means), *metrics.notes_of(alpha)]}
+        return joined
+
+    out = _per_model(study, "toxicity", per_model)
+    if not humans:
+        out = out.plus("no human toxicity annotations in this study: Krippendorff's alpha is not computed")
+    return out
 
 
-def toxicity_long(table: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
-    """Long table (model, persona, category, measure, value) of the `prefix`ed measure columns."""
-    cols = {f"{prefix}{m}": MEASURE_NAMES[m] for m in MEASURE_NAMES if f"{prefix}{m}" in table.columns}
-    own = [n for n in metrics.notes_of(table) if table.empty or ("alpha" in n) == bool(prefix)]
+def toxicity_long(table: Result, prefix: str = "") -> Result:
+    """Long table (model, persona, category, measure, value) of the `prefix`ed measure columns;
+    it carries the toxicity table's notes (shown once, with the ratings)."""
+    frame = table.table
+    cols = {f"{prefix}{m}": MEASURE_NAMES[m] for m in MEASURE_NAMES if f"{prefix}{m}" in frame.columns}
+    notes = table.notes if not prefix or not cols else ()
     if not cols:
-        return with_notes(pd.DataFrame(columns=["model", "persona", "category", "measure", "value"]), own)
-    long = table.rename(columns=cols).melt(id_vars=[*metrics.KEYS, "category"],
+        return Result(pd.DataFrame(columns=["model", "persona", "category", "measure", "value"]), notes)
+    long = frame.rename(columns=cols).melt(id_vars=[*metrics.KEYS, "category"],
                                            value_vars=list(cols.values()), var_name="measure",
                                            value_name="value")
-    return with_notes(long, own)
+    return Result(long, notes)
 
 
-def toxicity_figure(table: pd.DataFrame, *, alpha: bool = False) -> Figure | None:
+def toxicity_figure(table: Result, *, alpha: bool = False) -> Figure | None:
     """Strip plot per model of the mean toxicity ratings (or, `alpha=True`, of the alpha with the
     human mean), one dot per persona, coloured by category (METHODS 6 figures)."""
     long = toxicity_long(table, "alpha_" if alpha else "")
-    if long.empty:
-        note("; ".join(metrics.notes_of(long)) or "no toxicity ratings to plot")
+    if long.table.empty:
+        note("; ".join(long.notes) or "no toxicity ratings to plot")
         return None
     ylabel, title = (("Krippendorff's alpha vs human mean", "Agreement of each persona with the human "
                       "annotators (interval alpha)") if alpha else
                      ("mean rating (1-5)", "Mean toxicity ratings per persona"))
-    return persona_strip(long, x="measure", col="model", ylabel=ylabel, title=title)
+    return persona_strip(long.table, x="measure", col="model", ylabel=ylabel, title=title)
 
 
-def toxicity_friedman(study: Study) -> pd.DataFrame:
+def toxicity_friedman(study: Study) -> Result:
     """Friedman per model and measure: blocks = tweets, groups = all personas (METHODS 6)."""
-    reason = missing(study, "toxicity")
-    return with_notes(pd.DataFrame(), [reason]) if reason else stats.friedman_toxicity(
-        study.rows("toxicity"))
+    return _tests_per_model(study, "toxicity", stats.friedman_toxicity)
 
 
-def alpha_summary(table: pd.DataFrame) -> pd.DataFrame:
+def alpha_summary(table: Result) -> Result:
     """Per model and measure: mean, min and max alpha over the personas with a defined alpha."""
-    long = toxicity_long(table, "alpha_")
+    long = toxicity_long(table, "alpha_").table
     grouped = long.groupby(["model", "measure"], sort=False)["value"]
     out = grouped.agg(personas="count", mean_alpha="mean", min_alpha="min", max_alpha="max").reset_index()
     out["reason"] = [None if n else "alpha is undefined for every persona" for n in out["personas"]]
-    return with_notes(out, metrics.notes_of(long))
+    return Result(out)
 
 
 @dataclass
@@ -269,8 +294,8 @@ def associations(study: Study) -> Associations:
             out.notes.append(f"human correlations not computed: {exc}")
     if missing(study, "attitudes"):
         return out
-    scores = metrics.attitude_scores(study.scored)
-    for model in [m for m in study.models_present if m in set(scores.index.get_level_values("model"))]:
+    for model in [m for m in study.models_present if study.has("attitudes", m)]:
+        scores = metrics.attitude_scores(study.rows("attitudes", model))
         own = scores.xs(model, level="model").reset_index()
         absent = [a for a in stats.ATTITUDES if a not in own.columns or own[a].isna().all()]
         if absent:
@@ -321,7 +346,7 @@ def correlation_figure(assoc: Associations, kind: str = "attitudes") -> Figure |
     return fig
 
 
-def similarity(assoc: Associations) -> pd.DataFrame:
+def similarity(assoc: Associations) -> Result:
     """Cosine similarity of each model's and the random baseline's matrix with the humans': the 21
     upper-triangle entries of the attitude matrix, all 42 of the attitude x annotation matrix."""
     frames = []
@@ -334,13 +359,14 @@ def similarity(assoc: Associations) -> pd.DataFrame:
                                      part=part)  # type: ignore[arg-type]
         frames.append(sim.assign(comparison=COMPARISONS[kind]))
     if not frames:
-        return with_notes(pd.DataFrame(), assoc.notes or ["no matrices to compare"])
+        return Result(pd.DataFrame(), tuple(assoc.notes) or ("no matrices to compare",))
     out = pd.concat(frames, ignore_index=True)
-    return out[["comparison", "model", "cosine", "n_entries", "reason"]]
+    return Result.of(out[["comparison", "model", "cosine", "n_entries", "reason"]])
 
 
-def similarity_figure(sim: pd.DataFrame, comparison: str) -> Figure | None:
+def similarity_figure(sim: Result, comparison: str) -> Figure | None:
     """Bars of each model's cosine similarity with the humans, the random baseline dashed."""
+    sim = sim.table
     part = sim[sim["comparison"] == comparison] if not sim.empty else sim
     if part.empty:
         note(f"{comparison}: no cosine similarity to plot")
@@ -362,27 +388,25 @@ def similarity_figure(sim: pd.DataFrame, comparison: str) -> Figure | None:
     return fig
 
 
-def _key(model: str) -> str:  # a record key part: letters, digits, _ . -
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", model)
-
-
-def key_numbers(counts: pd.DataFrame, alpha: pd.DataFrame, sim: pd.DataFrame) -> dict[str, object]:
+def key_numbers(counts: Result, alpha: Result, sim: Result) -> dict[str, object]:
     """The report's key numbers: per model attitudes with Friedman p < .05 (regular / control),
     mean alpha per measure, cosine similarities with humans and the random baseline's."""
+    counts, alpha, sim = counts.table, alpha.table, sim.table
     out: dict[str, object] = {}
     for row in counts.itertuples(index=False):
-        out[f"{_key(row.model)}.friedman_significant_{row.family}"] = int(row.significant)
+        out[key_name(row.model, f"friedman_significant_{row.family}")] = int(row.significant)
     for row in alpha.itertuples(index=False) if not alpha.empty else []:
-        out[f"{_key(row.model)}.mean_alpha_{row.measure}"] = row.mean_alpha
+        out[key_name(row.model, f"mean_alpha_{row.measure}")] = row.mean_alpha
     for row in sim.itertuples(index=False) if not sim.empty else []:
         kind = "attitudes" if row.comparison == COMPARISONS["attitudes"] else "annotations"
-        out[f"{_key(row.model)}.cosine_{kind}"] = row.cosine
+        out[key_name(row.model, f"cosine_{kind}")] = row.cosine
     return out
 
 
-def headline_text(sim: pd.DataFrame, counts: pd.DataFrame, models: list[str]) -> str:
+def headline_text(sim: Result, counts: Result, models: list[str]) -> str:
     """One line: the model whose attitude correlations are most like the humans' (cosine, with the
     random baseline); otherwise the Friedman counts; otherwise what is missing, in words."""
+    sim, counts = sim.table, counts.table
     att = sim[sim["comparison"] == COMPARISONS["attitudes"]] if not sim.empty else sim
     defined = att.dropna(subset=["cosine"]) if not att.empty else att
     real = defined[defined["model"] != RANDOM] if not defined.empty else defined

@@ -5,9 +5,11 @@ is the mean over its items and the average rate the mean over the six tasks (att
 offensiveness, racism, TruthfulQA, MMLU, BBQ), computed by `metrics.refusal_rates`. This module
 turns a `Study` into RQ4's tables and figures: rates per persona and task, the most-refused
 personas, Cochran's Q on per-item refusals, cross-model consistency of the refusal rankings, std
-ratios against the control personas and near-synonymous persona pairs (METHODS 6). Every function
-works for one model or several and on degenerate data (no refusals at all, absent datasets): what
-cannot be computed is said in a `reason` column or in `attrs["notes"]`, never raised.
+ratios against the control personas and near-synonymous persona pairs (METHODS 6). The rates
+are computed once per report (`refusal_table`, one model at a time) and the other functions take
+them. Every function works for one model or several and on degenerate data (no refusals at all,
+absent datasets) and returns a `Result`: what cannot be computed is said in a `reason` column or in
+its notes, never raised.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from matplotlib.patches import Patch
 
 from personalib import DATASETS, metrics, stats
 from personalib.analysis.data import Study
-from personalib.analysis.figures import EMPTY_CATEGORY, bars, persona_strip
+from personalib.analysis.figures import EMPTY_CATEGORY, persona_strip, std_ratio_figure
+from personalib.analysis.result import Result
 from personalib.metrics.refusals import TASKS
+from personalib.reports.keynumbers import key_name
 
 AVERAGE = "average"
 EMPTY = "empty"
@@ -33,11 +37,6 @@ _PARTIAL = "average refusal rate undefined for "
 _NONE_REFUSED = "no persona refused anything"
 
 
-def _with_notes(frame: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
-    frame.attrs["notes"] = list(dict.fromkeys(n for n in notes if n))
-    return frame
-
-
 def absent_notes(study: Study) -> list[str]:
     """One note per study dataset without generations in this store (METHODS 3)."""
     return [f"no {LABELS[d]} generations in this store: its refusal rate is not computed"
@@ -46,8 +45,10 @@ def absent_notes(study: Study) -> list[str]:
 
 def _model_rates(study: Study, model: str) -> tuple[pd.DataFrame, list[str]]:
     """`metrics.refusal_rates` of one model, with the fallback average when tasks are missing."""
-    wide = metrics.refusal_rates(study.scored[study.scored["model"] == model])
+    rows = study.model_rows(model, DATASETS, [*metrics.KEYS, "dataset", "refusal", "measure"])
+    wide = metrics.refusal_rates(rows)
     raw = metrics.notes_of(wide)
+    wide.attrs = {}
     present = [t for t in TASKS if wide[t].notna().any()]
     notes = [f"{model}: {n}" for n in raw if not n.startswith(_PARTIAL) and not n.startswith("no ")]
     partial = sum(n.startswith(_PARTIAL) for n in raw)
@@ -63,41 +64,41 @@ def _model_rates(study: Study, model: str) -> tuple[pd.DataFrame, list[str]]:
     return wide, notes
 
 
-def refusal_table(study: Study) -> pd.DataFrame:
+def refusal_table(study: Study) -> Result:
     """Per model x persona: category, each task's refusal rate and the average (METHODS 4-5;
-    `metrics.refusal_rates` per model). Tasks without generations in any model are left out."""
+    `metrics.refusal_rates` per model). Tasks without generations in any model are left out.
+    Computed once per report; the other functions of this module take it."""
     parts, notes = [], absent_notes(study)
     for model in study.models_present:
         wide, own = _model_rates(study, model)
         parts.append(wide)
         notes += own
     if not parts:
-        return _with_notes(pd.DataFrame(columns=["model", "persona_set", "persona", "category",
-                                                 AVERAGE]), notes + ["no generations to analyse"])
-    table = pd.concat(parts).reset_index()
-    table.insert(3, "category", table["persona"].map(study.persona_categories()).fillna("unknown"))
+        return Result(pd.DataFrame(columns=["model", "persona_set", "persona", "category", AVERAGE]),
+                      (*notes, "no generations to analyse"))
+    table = study.with_categories(pd.concat(parts).reset_index().astype({k: str for k in metrics.KEYS}), at=3)
     tasks = [t for t in TASKS if table[t].notna().any()]
-    return _with_notes(table[["model", "persona_set", "persona", "category", *tasks, AVERAGE]], notes)
+    return Result(table[["model", "persona_set", "persona", "category", *tasks, AVERAGE]], tuple(notes))
 
 
-def average_rates(study: Study, *, include_empty: bool = True) -> pd.DataFrame:
+def average_rates(rates: Result, *, include_empty: bool = True) -> Result:
     """Tidy per-persona average refusal rate: model, persona, category, value (the input of the
     METHODS 6 statistics); `include_empty=False` drops the no-persona condition."""
-    wide = refusal_table(study)
+    wide = rates.table
     out = wide[["model", "persona", "category"]].assign(value=wide[AVERAGE].astype(float))
     if not include_empty:
         out = out[out["category"] != EMPTY_CATEGORY]
-    return _with_notes(out.reset_index(drop=True), wide.attrs["notes"])
+    return Result(out.reset_index(drop=True), rates.notes)
 
 
-def long_rates(study: Study) -> pd.DataFrame:
+def long_rates(rates: Result) -> Result:
     """Per model x persona x task (and `average`): the refusal rate, long, for the strip figure."""
-    wide = refusal_table(study)
+    wide = rates.table
     cols = [c for c in wide.columns if c in (*TASKS, AVERAGE)]
     long = wide.melt(id_vars=["model", "persona", "category"], value_vars=cols, var_name="task",
                      value_name="value")
     long["task"] = long["task"].map(LABELS)
-    return _with_notes(long, wide.attrs["notes"])
+    return Result(long, rates.notes)
 
 
 def _nothing_refused(avg: pd.DataFrame) -> list[str]:
@@ -106,19 +107,20 @@ def _nothing_refused(avg: pd.DataFrame) -> list[str]:
     return [m for m, v in per_model if len(v) and (v == 0).all()]
 
 
-def summary(study: Study) -> pd.DataFrame:
+def summary(rates: Result, study: Study) -> Result:
     """Per model: personas, mean / min / max average refusal rate, the most-refused persona
     (`stats.score_gap`), the no-persona rate and the largest synonym-pair difference
     (`stats.refusal_pairs`) (METHODS 5-6), with a `reason` where one is undefined."""
-    avg = average_rates(study)
+    avg_result = average_rates(rates)
+    avg = avg_result.table
     cols = ["model", "personas", "mean_rate", "min_rate", "max_rate", "max_persona",
             "no_persona_rate", "synonym_pair", "synonym_diff", "reason"]
     if avg.empty:
-        return _with_notes(pd.DataFrame(columns=cols), avg.attrs["notes"])
+        return Result(pd.DataFrame(columns=cols), avg_result.notes)
     gap = stats.score_gap(avg.dropna(subset=["value"])).set_index("model")
     pairs = stats.refusal_pairs(avg)
     zero = _nothing_refused(avg)
-    rows, notes = [], list(avg.attrs["notes"])
+    rows, notes = [], list(avg_result.notes)
     for model in study.models_present:
         own = avg[avg["model"] == model]
         reasons = []
@@ -144,16 +146,16 @@ def summary(study: Study) -> pd.DataFrame:
             "synonym_pair": f"{syn.iloc[0]['persona_a']} / {syn.iloc[0]['persona_b']}" if len(syn) else None,
             "synonym_diff": float(syn.iloc[0]["abs_diff"]) if len(syn) else np.nan,
             "reason": "; ".join(reasons) or None})
-    return _with_notes(pd.DataFrame(rows, columns=cols), notes)
+    return Result(pd.DataFrame(rows, columns=cols), tuple(notes))
 
 
-def task_summary(study: Study) -> pd.DataFrame:
+def task_summary(rates: Result) -> Result:
     """Per model and task (and the average): mean rate over personas, highest rate and its
     persona (`stats.score_gap`), the no-persona rate (METHODS 5)."""
-    long = long_rates(study).dropna(subset=["value"])
+    long = long_rates(rates).table.dropna(subset=["value"])
     cols = ["model", "task", "mean_rate", "max_rate", "max_persona", "no_persona_rate", "reason"]
     if long.empty:
-        return _with_notes(pd.DataFrame(columns=cols), ["no refusal rate to summarise"])
+        return Result(pd.DataFrame(columns=cols), ("no refusal rate to summarise",))
     gap = stats.score_gap(long, by=("model", "task")).set_index(["model", "task"])
     rows = []
     for (model, task), part in long.groupby(["model", "task"], sort=False):
@@ -165,151 +167,136 @@ def task_summary(study: Study) -> pd.DataFrame:
                      "max_persona": None if none or g["gap"] == 0 else g["top_persona"],
                      "no_persona_rate": float(empty.iloc[0]) if len(empty) else np.nan,
                      "reason": f"{model}, {task}: {_NONE_REFUSED}" if none else None})
-    return _with_notes(pd.DataFrame(rows, columns=cols), [])
+    return Result(pd.DataFrame(rows, columns=cols))
 
 
-def distribution_figure(study: Study) -> Figure | None:
+def distribution_figure(rates: Result) -> Figure | None:
     """Refusal rate of every persona per task and on average, one panel per model, coloured by
     category, no persona as a black diamond (METHODS 6 figures; `figures.persona_strip`)."""
-    long = long_rates(study)
+    long = long_rates(rates).table
     return persona_strip(long, value="value", x="task", col="model", ylabel="refusal rate",
                          title="Refusal rate per persona, per task and averaged over the tasks")
 
 
-def most_refused(study: Study, k: int = 5) -> pd.DataFrame:
+def most_refused(rates: Result, k: int = 5) -> Result:
     """The k most and k least refused personas per model by average rate (`stats.top_bottom`);
     a model where nobody refused anything is left out with a note (METHODS 6)."""
-    avg = average_rates(study)
+    avg = average_rates(rates).table
     zero = _nothing_refused(avg)
     keep = avg[~avg["model"].isin(zero)].dropna(subset=["value"])
     out = stats.top_bottom(keep, k=k).rename(columns={"value": "average_rate"})
     out["end"] = out["end"].map({"top": "most refused", "bottom": "least refused"})
     notes = [f"{m}: {_NONE_REFUSED}: every average refusal rate is 0, so there is no most-refused "
              "persona" for m in zero]
-    return _with_notes(out, notes)
+    return Result.of(out, notes)
 
 
-def cochran_table(study: Study) -> pd.DataFrame:
+def cochran_table(study: Study) -> Result:
     """Cochran's Q per model and dataset on the items x personas matrix of per-item refusals
-    (`metrics.per_item(..., "refusal")`, `stats.cochrans_q_table`; METHODS 6)."""
-    parts = []
+    (`metrics.per_item(..., "refusal")`, `stats.cochrans_q_table`; METHODS 6), one model at a time."""
+    results = []
     for dataset in study.datasets:
-        part = metrics.per_item(study.scored, dataset, "refusal")
-        parts.append(part.assign(dataset=dataset, refusal=part["refusal"].astype(float)))
+        for model in study.models_present:
+            if not study.has(dataset, model):
+                continue
+            part = metrics.per_item(study.rows(dataset, model), dataset, "refusal")
+            part = part.assign(dataset=dataset, refusal=part["refusal"].astype(float))
+            res = stats.cochrans_q_table(part, values="refusal").astype({"model": str})
+            if part["refusal"].sum() == 0:
+                res["reason"] = (f"{model}, {LABELS[dataset]}: {_NONE_REFUSED} "
+                                 "(no item refused): Cochran's Q is undefined")
+            results.append(res)
     cols = ["model", "dataset", "statistic", "dof", "p_value", "n", "k", "reason"]
-    if not parts:
-        return _with_notes(pd.DataFrame(columns=cols), absent_notes(study))
-    data = pd.concat(parts, ignore_index=True)
-    res = stats.cochrans_q_table(data, values="refusal")
-    refused = data.groupby(["model", "dataset"], sort=False)["refusal"].sum()
-    for i, row in res.iterrows():
-        if refused.get((row["model"], row["dataset"]), 1) == 0:
-            res.loc[i, "reason"] = (f"{row['model']}, {LABELS[row['dataset']]}: {_NONE_REFUSED} "
-                                    "(no item refused): Cochran's Q is undefined")
-    notes = [f"{r.model}, {r.dataset}: {r.note}" for r in res.itertuples()
-                                   if isinstance(r.note, str)]
+    if not results:
+        return Result(pd.DataFrame(columns=cols), tuple(absent_notes(study)))
+    res = pd.concat(results, ignore_index=True)
+    notes = [f"{r.model}, {r.dataset}: {r.note}" for r in res.itertuples() if isinstance(r.note, str)]
     res["dataset"] = res["dataset"].map(LABELS)
-    return _with_notes(res[cols].reset_index(drop=True), notes)
+    return Result(res[cols].reset_index(drop=True), tuple(notes))
 
 
-def consistency_table(study: Study) -> pd.DataFrame:
+def consistency_table(rates: Result) -> Result:
     """Kendall tau-b consistency of the average-refusal ranking between models within each
     category (`stats.cross_model_consistency`, consistent when mean tau >= .5; METHODS 6). With
     fewer than two models: an empty table and a note."""
-    models = study.models_present
+    models = list(dict.fromkeys(rates.table["model"])) if not rates.table.empty else []
     if len(models) < 2:
-        return _with_notes(pd.DataFrame(), [
+        return Result(pd.DataFrame(), (
             f"{'only one model (' + models[0] + ')' if models else 'no model with generations'}: "
-            "cross-model consistency of the refusal rankings needs at least two"])
-    avg = average_rates(study, include_empty=False).dropna(subset=["value"])
+            "cross-model consistency of the refusal rankings needs at least two",))
+    avg = average_rates(rates, include_empty=False).table.dropna(subset=["value"])
     res = stats.cross_model_consistency(avg)
-    return _with_notes(res.drop(columns=["metric"]), [])
+    return Result.of(res.drop(columns=["metric"]))
 
 
-def std_ratio_table(study: Study) -> pd.DataFrame:
+def std_ratio_table(rates: Result) -> Result:
     """Per model and category: std (ddof=1) of the average refusal rate over the category's
     personas divided by the control personas' std (`stats.std_ratios`; METHODS 6). The
     no-persona condition, a single persona, is left out."""
-    avg = average_rates(study, include_empty=False).dropna(subset=["value"])
+    avg = average_rates(rates, include_empty=False).table.dropna(subset=["value"])
     cols = ["model", "category", "n", "std", "control_std", "ratio", "reason"]
     if avg.empty:
-        return _with_notes(pd.DataFrame(columns=cols), ["no average refusal rate to compare"])
+        return Result(pd.DataFrame(columns=cols), ("no average refusal rate to compare",))
     res = stats.std_ratios(avg)
     for i, row in res.iterrows():
         if isinstance(row["reason"], str) and row["reason"].startswith("control std is 0") and \
                 row["model"] in _nothing_refused(avg):
             res.loc[i, "reason"] = f"{row['model']}: {_NONE_REFUSED}: every std is 0, ratio undefined"
-    return _with_notes(res[cols], [])
+    return Result.of(res[cols])
 
 
-def std_ratio_figure(study: Study) -> Figure | None:
+def ratio_figure(ratios: Result) -> Figure | None:
     """Bars of the std ratio per category and model, with the control level 1 dashed (METHODS 6
-    figures; `figures.bars`)."""
-    ratios = std_ratio_table(study)
-    fig = bars(ratios, x="category", y="ratio", hue="model", baseline=1.0,
-               baseline_label="control personas (ratio 1)",
-               title="Spread of average refusal rates per category relative to control")
-    if fig is None:
-        return None
-    ax = fig.axes[0]
-    # figures.bars' legend loses the colour of every hue level but the first: rebuild it, outside
-    models = list(dict.fromkeys(ratios.dropna(subset=["ratio"])["model"]))
-    handles = [Patch(facecolor=c.patches[0].get_facecolor(), label=m)
-               for c, m in zip(ax.containers, models) if len(c.patches)]
-    line = [h for h in ax.get_legend_handles_labels()[0] if isinstance(h, Line2D)]
-    ax.legend(handles=handles + line, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.set_ylabel("std / control std")
-    plt.setp(ax.get_xticklabels(), ha="right")
-    fig.set_size_inches(fig.get_size_inches()[0] + 2.5, fig.get_size_inches()[1])
-    fig.tight_layout()
-    return fig
+    figures; `figures.std_ratio_figure`)."""
+    return std_ratio_figure(ratios.table, hue="model",
+                            title="Spread of average refusal rates per category relative to control")
 
 
-def pair_table(study: Study, control_top: int = 3) -> pd.DataFrame:
+def pair_table(rates: Result, control_top: int = 3) -> Result:
     """Near-synonymous persona pairs (`stats.refusal_pairs` on the average rate: the study's
     synonym pairs and every pair of control personas, METHODS 6): all synonym pairs and the
     `control_top` control pairs with the largest difference per model."""
-    avg = average_rates(study)
+    avg = average_rates(rates).table
     cols = ["model", "kind", "persona_a", "persona_b", "rate_a", "rate_b", "diff", "abs_diff", "reason"]
     if avg.empty:
-        return _with_notes(pd.DataFrame(columns=cols), ["no average refusal rate to compare"])
+        return Result(pd.DataFrame(columns=cols), ("no average refusal rate to compare",))
     pairs = stats.refusal_pairs(avg)
     control = pairs[pairs["kind"] == "control"]
     shown = pd.concat([pairs[pairs["kind"] == "synonym"],
                        control.groupby("model", sort=False).head(control_top)])
-    order = {m: i for i, m in enumerate(study.models_present)}
+    order = {m: i for i, m in enumerate(dict.fromkeys(avg["model"]))}
     shown = shown.sort_values(["model", "kind"], key=lambda s: s.map(order) if s.name == "model"
                               else s.map({"synonym": 0, "control": 1}), kind="stable")
     notes = [f"{m}: {len(c)} control pairs in all; the {min(control_top, len(c))} most different shown"
              for m, c in control.groupby("model", sort=False)]
     if control.empty:
         notes.append("fewer than two control personas: no control pairs to compare")
-    return _with_notes(shown[cols].reset_index(drop=True), notes)
+    return Result(shown[cols].reset_index(drop=True), tuple(notes))
 
 
-def all_pairs(study: Study) -> pd.DataFrame:
+def all_pairs(rates: Result) -> Result:
     """Every synonym and control pair's refusal-rate difference (`stats.refusal_pairs`)."""
-    avg = average_rates(study)
-    return stats.refusal_pairs(avg) if not avg.empty else pd.DataFrame()
+    avg = average_rates(rates).table
+    return Result.of(stats.refusal_pairs(avg) if not avg.empty else pd.DataFrame())
 
 
-def key_numbers(table: pd.DataFrame) -> dict[str, object]:
+def key_numbers(summary_: Result) -> dict[str, object]:
     """The recorded key numbers per model from `summary`: mean rate, max persona and rate,
     no-persona rate, largest synonym-pair difference and pair."""
     out: dict[str, object] = {}
-    for row in table.itertuples(index=False):
+    for row in summary_.table.itertuples(index=False):
         for name in ("mean_rate", "max_rate", "max_persona", "no_persona_rate", "synonym_diff",
                      "synonym_pair"):
             value = getattr(row, name)
-            out[f"{row.model}.{name}"] = None if value is None or pd.isna(value) else value
+            out[key_name(row.model, name)] = None if value is None or pd.isna(value) else value
     return out
 
 
-def headline_text(table: pd.DataFrame) -> str:
+def headline_text(summary_: Result) -> str:
     """One line per model joined by " | ": the range and mean of the average refusal rate and the
     most-refused persona, or in words why they are undefined (never "nan")."""
     parts = []
-    for r in table.itertuples(index=False):
+    for r in summary_.table.itertuples(index=False):
         if pd.isna(r.max_rate):
             parts.append(f"{r.model}: no defined refusal rate")
         elif r.max_rate == 0:

@@ -142,6 +142,29 @@ def _validate(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataF
     return present
 
 
+def item_arrays(name: str, items: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row item facts for rows answering `items` at positions `pos` (one dataset): option
+    count (0 for ratings), gold, bias-target and unknown option indices (-1 where none), reverse."""
+    n = len(pos)
+    out = {"n_options": np.zeros(n, np.int64), "gold": np.full(n, -1, np.int64),
+           "target": np.full(n, -1, np.int64), "unknown_loc": np.full(n, -1, np.int64),
+           "reverse": np.zeros(n, bool)}
+    if name in MC_DATASETS:
+        out["n_options"] = pd.array(items["n_options"], dtype="Int64").fillna(0).to_numpy(np.int64)[pos]
+        out["gold"] = _letter_index(items["gold"])[pos]
+    if name == "bbq":
+        out["target"] = _letter_index(pd.Series(pd.array(items["target_loc"], dtype="Int64")))[pos]
+        out["unknown_loc"] = _letter_index(pd.Series(pd.array(items["unknown_loc"], dtype="Int64")))[pos]
+    if name == "attitudes":
+        out["reverse"] = items["reverse"].astype(bool).to_numpy()[pos]
+    return out
+
+
+def item_columns(name: str) -> tuple[str, ...]:
+    """The item columns `score()` carries onto each row of dataset `name`."""
+    return (*CATEGORICAL.get(name, ()), *NUMERIC.get(name, ()), *BOOLEAN.get(name, ()))
+
+
 def score(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame],
           mode: Mode = "faithful") -> pd.DataFrame:
     """Parse and score every generation against its item (METHODS 4-5); see the module docstring
@@ -151,52 +174,53 @@ def score(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame
     present = _validate(generations, items_by_dataset)
     n = len(generations)
     dataset_codes, dataset_names = _codes(generations["dataset"])
-    mc_dataset = np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d in MC_DATASETS])
-    attitude_rows = np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d == "attitudes"])
-    n_options = np.zeros(n, np.int64)
-    gold = np.full(n, -1, np.int64)
-    target = np.full(n, -1, np.int64)
-    unknown_loc = np.full(n, -1, np.int64)
-    reverse = np.zeros(n, bool)
+    facts = {"n_options": np.zeros(n, np.int64), "gold": np.full(n, -1, np.int64),
+             "target": np.full(n, -1, np.int64), "unknown_loc": np.full(n, -1, np.int64),
+             "reverse": np.zeros(n, bool)}
     parts: dict[str, list[tuple[np.ndarray, np.ndarray, pd.Series]]] = {}
     for name in present:
         items = items_by_dataset[name].reset_index(drop=True)
         rows = np.flatnonzero(dataset_codes == dataset_names.get_loc(name))
         pos = _item_positions(generations["item_id"].iloc[rows], items, name)
-        if name in MC_DATASETS:
-            n_options[rows] = pd.array(items["n_options"], dtype="Int64").fillna(0).to_numpy(np.int64)[pos]
-            gold[rows] = _letter_index(items["gold"])[pos]
-        if name == "bbq":
-            target[rows] = _letter_index(pd.Series(pd.array(items["target_loc"], dtype="Int64")))[pos]
-            unknown_loc[rows] = _letter_index(pd.Series(pd.array(items["unknown_loc"], dtype="Int64")))[pos]
-        if name == "attitudes":
-            reverse[rows] = items["reverse"].astype(bool).to_numpy()[pos]
-        for col in (*CATEGORICAL.get(name, ()), *NUMERIC.get(name, ()), *BOOLEAN.get(name, ())):
+        for fact, values in item_arrays(name, items, pos).items():
+            facts[fact][rows] = values
+        for col in item_columns(name):
             parts.setdefault(col, []).append((rows, pos, items[col]))
-    mc = n_options > 0
-    if (mc & ~mc_dataset).any():
+    mc = facts["n_options"] > 0
+    if (mc & ~np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d in MC_DATASETS])).any():
         raise PersonalibError("rating datasets must have n_options <NA> in their items table")
+    raw = parse_arrays(generations["text"], pd.arrays.IntegerArray(facts["n_options"], ~mc))
+    attitude_rows = np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d == "attitudes"])
+    return scored_columns(generations.copy(), raw, facts, parts, attitude_rows, present, mode)
 
-    raw = parse_arrays(generations["text"], pd.arrays.IntegerArray(n_options, ~mc))
-    choice = raw["choice"].astype(np.int64)
-    rating = raw["rating"].astype(np.int64)
+
+def scored_columns(out: pd.DataFrame, raw: Mapping[str, np.ndarray], facts: Mapping[str, np.ndarray],
+                   parts: Mapping[str, list[tuple[np.ndarray, np.ndarray, pd.Series]]],
+                   attitude_rows: np.ndarray, present: Sequence[str], mode: Mode) -> pd.DataFrame:
+    """Add the scored columns (module docstring) to `out` from the raw parse (`parse_arrays`:
+    choice, rating, extracted, hedge, refusal), the per-row item facts (`item_arrays`) and the item
+    columns to carry (`parts`: column -> [(rows, item positions, item column)])."""
+    n = len(out)
+    n_options = facts["n_options"]
+    mc = n_options > 0
+    choice = np.asarray(raw["choice"]).astype(np.int64)
+    rating = np.asarray(raw["rating"]).astype(np.int64)
     if mode == "faithful":
         choice = np.where(mc & (choice < 0), LETTERS.index(FAITHFUL_CHOICE), choice)
         rating = np.where(~mc & (rating == 0), FAITHFUL_RATING, rating)
     answered = mc & (choice >= 0)
     rated = ~mc & (rating > 0)
-
-    out = generations.copy()
+    gold, target, unknown_loc = facts["gold"], facts["target"], facts["unknown_loc"]
     out["n_options"] = pd.arrays.IntegerArray(n_options, ~mc)
     out["answer"] = pd.Categorical.from_codes(np.where(answered, choice, -1), categories=list(LETTERS))
     out["rating"] = _masked(rating, rated, "Int64")
-    out["extracted"] = raw["extracted"]
-    out["hedge"] = raw["hedge"]
-    out["refusal"] = raw["refusal"]
+    out["extracted"] = np.asarray(raw["extracted"], bool)
+    out["hedge"] = np.asarray(raw["hedge"], bool)
+    out["refusal"] = np.asarray(raw["refusal"], bool)
     out["hit"] = _masked(choice == gold, answered & (gold >= 0), "boolean")
     out["biased"] = _masked(choice == target, answered & (target >= 0), "boolean")
     out["unknown"] = _masked(choice == unknown_loc, answered & (unknown_loc >= 0), "boolean")
-    out["value"] = _masked(np.where(reverse, 6 - rating, rating), rated & attitude_rows, "Int64")
+    out["value"] = _masked(np.where(facts["reverse"], 6 - rating, rating), rated & attitude_rows, "Int64")
     for col in sorted(parts):
         if any(col in CATEGORICAL.get(d, ()) for d in present):
             out[col] = _gather_categorical(parts[col], n)

@@ -45,13 +45,20 @@ def _visible_files(root: Path) -> Iterable[Path]:
             yield path
 
 
+STORE_CONTENT = ("parts", "manifests", "format.json")
+"""What of a store folder a report depends on (not its outcome cache, plans or set-aside parts)."""
+
+
 def store_digest(store: Path | None) -> str:
-    """Digest of a generation store's file listing (path, size, mtime); "absent" when missing."""
+    """Digest of a generation store's generations and run manifests (path, size, mtime of each
+    file under `STORE_CONTENT`); "absent" when missing."""
     if store is None or not store.exists():
         return "absent"
     listing = [
         (str(p.relative_to(store)), p.stat().st_size, p.stat().st_mtime_ns)
-        for p in _visible_files(store)
+        for name in STORE_CONTENT
+        for p in ((store / name,) if (store / name).is_file() else _visible_files(store / name)
+                  if (store / name).is_dir() else ())
     ]
     return _sha(json.dumps(listing).encode())
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from personalib.errors import PersonalibError
 
-__all__ = ["canonical_json", "normalize_decoding", "request_key", "shard_of", "parse_shard"]
+__all__ = ["canonical_json", "normalize_decoding", "request_key", "settings_fingerprint", "shard_of", "parse_shard"]
 
 _DECODING_TYPES: dict[str, type] = {
     "max_new_tokens": int,
@@ -72,6 +72,29 @@ def request_key(model_id: str, revision: str | None, payload: Any, decoding: Any
         "decoding": normalize_decoding(decoding),
     }
     return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def settings_fingerprint(
+    model_id: str, revision: str | None, decoding: Any, *, placement: str, prompt_format: str, interface: str
+) -> str:
+    """The settings a generation was made with, as a short fingerprint stored with every row.
+
+    Settings are what, besides the persona and the item, decides an answer: the model id and
+    revision, the decoding parameters, the persona placement and prompt format as configured
+    (METHODS 2), and the interface (`local`: the hf backend renders the chat template itself;
+    `api`: an OpenAI-protocol server such as vLLM applies its own). The analysis takes, per persona
+    and item, only answers whose fingerprint is that of the profile's current settings, so a rerun
+    with other settings never mixes two answer sets. Imported release rows carry `released`.
+    """
+    doc = {
+        "model_id": model_id,
+        "revision": revision,
+        "decoding": normalize_decoding(decoding),
+        "placement": placement,
+        "prompt_format": prompt_format,
+        "interface": interface,
+    }
+    return "s" + hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()[:16]
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -1,14 +1,22 @@
-"""Atomic Parquet parts: write, list, check and set aside (issue 4 item 1).
+"""Atomic Parquet parts: write, list, check, verify and set aside.
 
 A part is written to a hidden temp file in its final directory, flushed and fsynced, then renamed
 with `os.replace` (atomic on POSIX and on NFS servers), and the directory is fsynced. A reader only
 ever lists `part-*.parquet`, so a crash, `kill -9` or a full disk leaves at most a temp file that
 no reader sees. Names carry UTC time, host, pid and a random uuid, so workers on several nodes
 never collide.
+
+Integrity (store format 2): a part's name ends with `-h<first 32 hex digits of the sha256 of its
+bytes>`, so a part is its own checksum: `verify_part` rehashes the file and compares. Parts are
+written with Parquet page checksums (CRC32 of every data page), which every read verifies; the
+content hash also catches what page checksums miss (page headers, footer statistics) and is
+checked before any text is read back (`personalib.store.Store.read`) and by `status --verify`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import os
 import re
@@ -29,6 +37,11 @@ __all__ = [
     "PART_GLOB",
     "TEMP_PREFIX",
     "CorruptPart",
+    "content_hash",
+    "file_hash",
+    "part_hash",
+    "verify_part",
+    "write_part",
     "write_atomic",
     "write_json_atomic",
     "part_name",
@@ -42,6 +55,10 @@ log = logging.getLogger("personalib.store")
 
 PART_GLOB = "part-*.parquet"
 TEMP_PREFIX = ".tmp-"
+HASH_CHARS = 32
+_HASHED = re.compile(rf"-h([0-9a-f]{{{HASH_CHARS}}})\.parquet$")
+WRITE_OPTIONS = {"compression": "zstd", "write_page_checksum": True}
+"""How every Parquet file of a store is written (zstd, CRC32 page checksums)."""
 
 
 @dataclass(frozen=True)
@@ -90,18 +107,70 @@ def _write_then_replace(final: Path, write) -> Path:
         temp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise StoreError(
-                f"could not write {final}: {exc} (disk full or no permission? nothing of it was stored)"
+                f"could not write {final.parent.name}/{final.name} in {final.parent.parent}: "
+                f"{exc.strerror or exc} (disk full or no permission?); this file was not written, "
+                "the files written before it are kept"
             ) from exc
         raise
     _fsync_dir(final.parent)
     return final
 
 
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=max(len(table), 1), **WRITE_OPTIONS)
+    return sink.getvalue()
+
+
 def write_atomic(table: pa.Table, final: Path) -> Path:
-    """Write `table` as one Parquet file (one row group, zstd) at `final`, all or nothing."""
-    return _write_then_replace(
-        final, lambda handle: pq.write_table(table, handle, compression="zstd", row_group_size=max(len(table), 1))
-    )
+    """Write `table` as one Parquet file (one row group, zstd, page checksums) at `final`, all or
+    nothing."""
+    data = _parquet_bytes(table)
+    return _write_then_replace(final, lambda handle: handle.write(data))
+
+
+def content_hash(data: bytes) -> str:
+    """The content hash a part's name carries: the first 32 hex digits of sha256(bytes)."""
+    return hashlib.sha256(data).hexdigest()[:HASH_CHARS]
+
+
+def write_part(table: pa.Table, directory: Path, prefix: str = "part") -> Path:
+    """Write `table` as a new part in `directory`, named `<part_name>-h<content hash>.parquet`."""
+    data = _parquet_bytes(table)
+    name = part_name(prefix).removesuffix(".parquet") + f"-h{content_hash(data)}.parquet"
+    return _write_then_replace(directory / name, lambda handle: handle.write(data))
+
+
+def part_hash(path: Path) -> str | None:
+    """The content hash in a part's name, or None for a part written before store format 2."""
+    match = _HASHED.search(path.name)
+    return match.group(1) if match else None
+
+
+def file_hash(path: Path, chunk: int = 1 << 22) -> str:
+    """`content_hash` of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:HASH_CHARS]
+
+
+def verify_part(path: Path) -> str | None:
+    """Why a part's bytes do not match the content hash in its name, or None when they do (or
+    when the part has no hash: written before store format 2, see `personalib.store.upgrade`)."""
+    expected = part_hash(path)
+    if expected is None:
+        return None
+    try:
+        actual = file_hash(path)
+    except FileNotFoundError:
+        return None  # moved aside by another reader meanwhile
+    except OSError as exc:
+        return f"unreadable ({exc})"
+    if actual != expected:
+        return f"content hash mismatch (name says {expected}, bytes hash to {actual}): the file was changed after it was written"
+    return None
 
 
 def write_json_atomic(text: str, final: Path) -> Path:

@@ -8,10 +8,14 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from personalib.errors import StoreError
 
-__all__ = ["ROW_SCHEMA", "PLAN_SCHEMA", "REQUIRED", "ORIGINS", "to_row_table", "to_plan_table", "schema_problem"]
+__all__ = [
+    "ROW_SCHEMA", "PLAN_SCHEMA", "REQUIRED", "ORIGINS", "ADDED_IN_FORMAT_2", "RELEASED_SETTINGS",
+    "to_row_table", "to_plan_table", "schema_problem",
+]  # fmt: skip
 
 ROW_SCHEMA = pa.schema(
     [
@@ -31,8 +35,14 @@ ROW_SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("origin", pa.string()),
         ("created_at", pa.timestamp("us", tz="UTC")),
+        ("settings", pa.string()),
     ]
 )
+
+# Columns that parts written before store format 2 lack (read back as null; `upgrade` fills them).
+ADDED_IN_FORMAT_2: tuple[str, ...] = ("settings",)
+RELEASED_SETTINGS = "released"
+"""The settings fingerprint of every generation imported from the original study's release."""
 
 # Columns a row must have a non-null value for; the others may be null (and may be left out).
 REQUIRED: tuple[str, ...] = ("key", "model", "persona_set", "persona", "dataset", "item_id", "text", "run_id", "origin")
@@ -96,7 +106,17 @@ def to_row_table(rows: Any, *, now: datetime | None = None) -> pa.Table:
 
     Missing optional columns become null; a missing `created_at` becomes `now` (UTC). Unknown
     columns, empty required values and an `origin` other than generated/imported are errors.
+    An Arrow table already in ROW_SCHEMA is checked and kept as it is (the fast path of bulk
+    imports).
     """
+    if isinstance(rows, pa.Table) and rows.schema.equals(ROW_SCHEMA):
+        for column in (*REQUIRED, "created_at"):
+            if rows.column(column).null_count:
+                raise StoreError(f"store rows: column {column!r} has {rows.column(column).null_count} empty value(s)")
+        bad = set(pc.unique(rows.column("origin")).to_pylist()) - ORIGINS
+        if bad:
+            raise StoreError(f"store rows: origin must be one of {sorted(ORIGINS)}, got {sorted(bad)}")
+        return rows
     frame = _frame(rows)
     if "created_at" not in frame.columns or frame["created_at"].isna().any():
         stamp = pd.Timestamp(now or datetime.now(timezone.utc))
@@ -118,9 +138,13 @@ def to_plan_table(rows: Any) -> pa.Table:
 
 
 def schema_problem(schema: pa.Schema, expected: pa.Schema = ROW_SCHEMA) -> str | None:
-    """Why a part's schema cannot be read as `expected` (missing column, other type), or None."""
+    """Why a part's schema cannot be read as `expected` (missing column, other type), or None.
+
+    The columns added in store format 2 may be missing (a part written before it)."""
     for field in expected:
         index = schema.get_field_index(field.name)
+        if index < 0 and field.name in ADDED_IN_FORMAT_2:
+            continue
         if index < 0:
             return f"column {field.name!r} is missing"
         if not schema.field(index).type.equals(field.type):

@@ -1,11 +1,18 @@
-"""The generation store: every generation once, keyed, in atomic Parquet parts (issue 4 item 1).
+"""The generation store: every generation once, keyed, in atomic Parquet parts.
 
 Layout of a store folder:
 
-    parts/part-<time>-<host>-<pid>-<uuid>.parquet   generations (docs/DESIGN.md "Store rows")
-    plans/plan-<digest>.parquet                     what runs planned (key, model, persona set, ...)
-    manifests/<run_id>.json                         one per run (see personalib.store.manifest)
-    corrupt/                                        parts that failed the footer/schema check
+    format.json                                          {"format": 2} (absent: format 1)
+    parts/part-<time>-<host>-<pid>-<uuid>-h<hash>.parquet generations (docs/DESIGN.md "Store rows")
+    plans/plan-<digest>.parquet                          what runs planned (key, model, persona set, ...)
+    manifests/<run_id>.json                              one per run (see personalib.store.manifest)
+    corrupt/                                             parts that failed a check, set aside
+    outcomes/                                            scored outcomes per part (personalib.outcomes)
+
+Format 2 (written by this version): every part's name carries the hash of its bytes and every
+row its settings fingerprint (`settings`); parts carry Parquet page checksums. A format-1 store
+(written before) stays readable (its rows' `settings` read as null); `python -m personalib
+upgrade --store PATH` brings it to format 2 (personalib.store.upgrade).
 
 Any number of workers may append at once: parts never collide, and an entry stored twice by two
 racing workers is kept once on read (the earliest `created_at`) and counted as a duplicate.
@@ -39,17 +46,29 @@ from personalib.store.parts import (
     CorruptPart,
     check_part,
     list_parts,
-    part_name,
+    part_hash,
     set_aside,
     stale_temp_files,
+    verify_part,
     write_atomic,
     write_json_atomic,
+    write_part,
 )
 from personalib.store.schema import PLAN_SCHEMA, ROW_SCHEMA, to_plan_table, to_row_table
 
-__all__ = ["Store", "GENERATION_COLUMNS", "ROW_IDENTITY", "dedup_first"]
+__all__ = ["Store", "GENERATION_COLUMNS", "ROW_IDENTITY", "STORE_FORMAT", "dedup_first", "parquet_format"]
 
 log = logging.getLogger("personalib.store")
+
+STORE_FORMAT = 2
+"""The store format this version writes (module docstring)."""
+
+
+def parquet_format() -> ds.ParquetFileFormat:
+    """Parquet reading with every data page's checksum verified (parts written with checksums)."""
+    return ds.ParquetFileFormat(
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True)
+    )
 
 # What one stored entry is: a request (key) for one labelled prompt. Reads keep one row per identity.
 ROW_IDENTITY: tuple[str, ...] = ("key", "model", "persona_set", "persona", "dataset", "item_id")
@@ -99,12 +118,15 @@ def _filter(
 class Store:
     """A generation store folder (created on first write).
 
+    `read_only=True` (for a store this process cannot write, e.g. `status` on a read-only mount)
+    reports a corrupt part in `set_aside` with `moved_to` None and skips it, without moving it.
+
     `rows_per_part` bounds the size of each part: one `append` call is one atomic part unless it
     holds more rows than that (the default, 100,000, keeps any one released file of the study in
     one part; the generation engine sends chunks far smaller).
     """
 
-    def __init__(self, path: str | Path, *, rows_per_part: int = 100_000) -> None:
+    def __init__(self, path: str | Path, *, rows_per_part: int = 100_000, read_only: bool = False) -> None:
         if rows_per_part < 1:
             raise StoreError(f"rows_per_part must be >= 1, got {rows_per_part}")
         self.path = Path(path)
@@ -113,7 +135,12 @@ class Store:
         self.plans_dir = self.path / "plans"
         self.manifests_dir = self.path / "manifests"
         self.corrupt_dir = self.path / "corrupt"
+        self.outcomes_dir = self.path / "outcomes"
         self.set_aside: list[CorruptPart] = []  # corrupt parts this object found and moved
+        # read_only: a corrupt part is reported and skipped, never moved (the store cannot change)
+        self.read_only = read_only
+        self._left_in_place: set[Path] = set()
+        self._verified: set[str] = set()  # part names whose content hash this object checked
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -121,6 +148,26 @@ class Store:
     def exists(self) -> bool:
         """True when the folder holds parts, plans or manifests."""
         return any(d.is_dir() for d in (self.parts_dir, self.plans_dir, self.manifests_dir))
+
+    @property
+    def format_file(self) -> Path:
+        return self.path / "format.json"
+
+    def format(self) -> int:
+        """The store's format: `format.json`'s, else 1 for a store written before format 2, else
+        (a store not written yet) the format this version writes."""
+        try:
+            return int(json.loads(self.format_file.read_text(encoding="utf-8"))["format"])
+        except FileNotFoundError:
+            return 1 if self.exists() else STORE_FORMAT
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{self.format_file} is unreadable ({exc}); it should hold "
+                             f'{{"format": {STORE_FORMAT}}}') from exc
+
+    def _mark_format(self) -> None:
+        """A new store records that it is written in the current format (before its first part)."""
+        if not self.exists() and not self.format_file.exists():
+            write_json_atomic(json.dumps({"format": STORE_FORMAT}) + "\n", self.format_file)
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, rows: Any) -> list[Path]:
@@ -130,15 +177,16 @@ class Store:
         deduplicated here: callers skip stored keys first; racing duplicates are dropped on read.
         """
         table = to_row_table(rows)
+        self._mark_format()
         written = []
         for start in range(0, table.num_rows, self.rows_per_part):
-            chunk = table.slice(start, self.rows_per_part)
-            written.append(write_atomic(chunk, self.parts_dir / part_name()))
+            written.append(write_part(table.slice(start, self.rows_per_part), self.parts_dir))
         return written
 
     def write_plan(self, rows: Any) -> str:
         """Record planned requests (PLAN_SCHEMA); returns the plan's digest (same plan, same file)."""
         table = to_plan_table(rows)
+        self._mark_format()
         keys = sorted(table.column("key").to_pylist())
         digest = hashlib.sha256("\n".join(keys).encode("ascii")).hexdigest()
         target = self.plans_dir / f"plan-{digest[:32]}.parquet"
@@ -150,7 +198,7 @@ class Store:
         """The plan `write_plan` returned `digest` for, in its written order."""
         path = self.plans_dir / f"plan-{digest}.parquet"
         try:
-            return pq.read_table(path, schema=PLAN_SCHEMA)
+            return pq.read_table(path, schema=PLAN_SCHEMA, page_checksum_verification=True)
         except (FileNotFoundError, pa.ArrowException, OSError) as exc:
             raise StoreError(f"the run's plan {path} cannot be read ({exc}); rerun the command to plan again") from exc
 
@@ -172,17 +220,50 @@ class Store:
         return removed
 
     # -- reading ---------------------------------------------------------------------------
-    def parts(self) -> list[Path]:
-        """Readable parts; a part failing the footer/schema check is reported and set aside."""
+    def parts(self, *, verify: bool = False) -> list[Path]:
+        """Readable parts; a part failing the footer/schema check (and with `verify`, its content
+        hash: `verify_part`) is reported and set aside."""
         good = []
         for path in list_parts(self.parts_dir):
+            if path in self._left_in_place:
+                continue
             reason = check_part(path, ROW_SCHEMA)
+            if reason is None and verify:
+                reason = self._verify(path)
             if reason is None:
                 if path.exists():
                     good.append(path)
             else:
-                self.set_aside.append(set_aside(path, self.corrupt_dir, reason))
+                self.put_aside(path, reason)
         return good
+
+    def _verify(self, path: Path) -> str | None:
+        if path.name in self._verified:
+            return None
+        reason = verify_part(path)
+        if reason is None:
+            self._verified.add(path.name)
+        return reason
+
+    def verify(self) -> list[CorruptPart]:
+        """Check every part's content hash (and footer); set aside and return the bad ones.
+        Parts written before format 2 have no hash to check (`unverifiable`)."""
+        before = len(self.set_aside)
+        self.parts(verify=True)
+        return self.set_aside[before:]
+
+    def unverifiable(self) -> list[Path]:
+        """Parts without a content hash in their name (written before store format 2)."""
+        return [p for p in list_parts(self.parts_dir) if part_hash(p) is None]
+
+    def put_aside(self, path: Path, reason: str) -> None:
+        """Move a corrupt part to `corrupt/`, or with `read_only` skip it where it is."""
+        if self.read_only:
+            log.warning("corrupt store part %s: %s; left in place (read-only store) and skipped", path, reason)
+            self._left_in_place.add(path)
+            self.set_aside.append(CorruptPart(name=path.name, reason=reason, moved_to=None))
+        else:
+            self.set_aside.append(set_aside(path, self.corrupt_dir, reason))
 
     def _plan_files(self) -> list[Path]:
         return [p for p in list_parts(self.plans_dir, "plan-*.parquet") if _ok(p, PLAN_SCHEMA)]
@@ -195,7 +276,7 @@ class Store:
             if not paths:
                 return schema.empty_table().select(list(columns) if columns else schema.names)
             try:
-                dataset = ds.dataset([str(p) for p in paths], schema=schema, format="parquet")
+                dataset = ds.dataset([str(p) for p in paths], schema=schema, format=parquet_format())
                 return dataset.to_table(columns=list(columns) if columns else None, filter=expr)
             except FileNotFoundError:
                 continue  # another reader set a part aside meanwhile: list again
@@ -206,11 +287,11 @@ class Store:
     def _find_unreadable(self, paths: Iterable[Path], schema: pa.Schema) -> None:
         for path in paths:
             try:
-                pq.read_table(path, schema=schema)
+                pq.read_table(path, schema=schema, page_checksum_verification=True)
             except FileNotFoundError:
                 continue
             except (pa.ArrowException, OSError) as exc:
-                self.set_aside.append(set_aside(path, self.corrupt_dir, f"unreadable data ({exc})"))
+                self.put_aside(path, f"unreadable data ({exc})")
 
     def read(
         self,
@@ -228,11 +309,13 @@ class Store:
         without it every row, racing duplicates included (for counting them).
         """
         expr = _filter(models, datasets, persona_sets, keys)
+        # texts are read back only from parts whose content hash was checked (format 2)
+        parts = (lambda: self.parts(verify=True)) if columns is None or "text" in columns else self.parts
         if not dedup:
-            return self._scan(self.parts, ROW_SCHEMA, columns, expr)
+            return self._scan(parts, ROW_SCHEMA, columns, expr)
         wanted = list(columns) if columns else list(ROW_SCHEMA.names)
         scan = wanted + [c for c in (*ROW_IDENTITY, "created_at") if c not in wanted]
-        return dedup_first(self._scan(self.parts, ROW_SCHEMA, scan, expr)).select(wanted)
+        return dedup_first(self._scan(parts, ROW_SCHEMA, scan, expr)).select(wanted)
 
     def read_raw(self, columns: Sequence[str] | None = None, **filters: Sequence[str] | None) -> pa.Table:
         """Every stored row, duplicates included: `read(columns, dedup=False, **filters)`."""
@@ -276,7 +359,7 @@ class Store:
         for path in sorted(self.manifests_dir.glob("*.json")):
             try:
                 out.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:
                 log.warning("manifest %s is unreadable (%s); skipped", path, exc)
         return sorted(out, key=lambda m: (str(m.get("started_at", "")), str(m.get("run_id", ""))))
 

@@ -13,6 +13,7 @@ import pytest
 
 from personalib.reports.run import ReportJob, ReportSettings, build_report, discover_notebooks
 from tests.analysis.fixture_store import MODELS, PERSONAS
+from tests.golden.compare import differences
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p for p in (REPO / "notebooks").glob("*.ipynb")
@@ -65,6 +66,7 @@ def test_notebook_on_two_models(notebook: Path, fixture_paths, tmp_path: Path) -
         assert side["status"] == "ok" and side["headline"], side
         assert side["values"], "no key numbers recorded"
         assert "nan" not in side["headline"].lower()
+        assert differences("rich", job.base, side["values"]) == []  # tests/golden
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -82,3 +84,4 @@ def test_notebook_on_degenerate_data_says_what_it_cannot_compute(notebook: Path,
     assert "NaN" not in text.replace("n/a", "")
     side = json.loads((tmp_path / f"{job.base}.json").read_text(encoding="utf-8"))
     assert side["headline"]
+    assert differences("degenerate", job.base, side["values"]) == []  # tests/golden

@@ -1,6 +1,6 @@
 """RQ1 task performance (personalib.analysis.rq1) on the rich and degenerate fixture stores: the
 numbers are cross-checked against hand-written pandas on `study.scored`, and degenerate data gives
-notes and reasons, never exceptions."""
+notes and reasons, never exceptions. Every function returns a `Result` (table + notes)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,18 @@ from scipy.stats import chi2
 
 from personalib.analysis import rq1
 from personalib.analysis.data import Study
+from personalib.analysis.result import Result
 from tests.analysis.fixture_store import MODELS
 
 
 @pytest.fixture(scope="module")
-def scores(study: Study) -> pd.DataFrame:
+def result(study: Study) -> Result:
     return rq1.persona_scores(study)
+
+
+@pytest.fixture(scope="module")
+def scores(result: Result) -> pd.DataFrame:
+    return result.table
 
 
 def _hits(study: Study, model: str, dataset: str) -> pd.DataFrame:
@@ -65,8 +71,8 @@ def test_bbq_accuracy_averages_over_item_categories_not_persona_categories(study
     assert cats["empty"] == "empty" and cats["a_helpful_assistant"] == "control"
 
 
-def test_gap_table_matches_max_minus_min(study: Study, scores: pd.DataFrame) -> None:
-    gaps = rq1.gap_table(scores).set_index(["model", "dataset"])
+def test_gap_table_matches_max_minus_min(study: Study, result: Result, scores: pd.DataFrame) -> None:
+    gaps = rq1.gap_table(result).table.set_index(["model", "dataset"])
     for model in MODELS:
         hand = {p: _hand_overall(study, model, p) for p in scores["persona"].unique()}
         row = gaps.loc[(model, "overall")]
@@ -78,7 +84,7 @@ def test_gap_table_matches_max_minus_min(study: Study, scores: pd.DataFrame) -> 
 
 
 def test_cochran_q_matches_the_textbook_formula(study: Study) -> None:
-    table = rq1.cochran_table(study).set_index(["model", "dataset"])
+    table = rq1.cochran_table(study).table.set_index(["model", "dataset"])
     assert len(table) == 2 * 3
     wide = _hits(study, "zephyr", "mmlu").pivot(index="item_id", columns="persona", values="hit")
     k, col, row, total = wide.shape[1], wide.sum(axis=0), wide.sum(axis=1), wide.to_numpy().sum()
@@ -89,70 +95,71 @@ def test_cochran_q_matches_the_textbook_formula(study: Study) -> None:
     assert got["n_personas"] == 14 and got["n_items"] == len(wide)
 
 
-def test_key_numbers_and_headline(study: Study, scores: pd.DataFrame) -> None:
-    gaps, cochran = rq1.gap_table(scores), rq1.cochran_table(study)
+def test_key_numbers_and_headline(study: Study, result: Result) -> None:
+    gaps, cochran = rq1.gap_table(result), rq1.cochran_table(study)
     keys = rq1.key_numbers(gaps, cochran)
     for model in MODELS:
         for ds in rq1.METRICS:
             assert {f"{model}.{ds}.{k}" for k in ("best", "worst", "no_persona", "gap")} <= set(keys)
         for ds in rq1.TASKS.values():
             assert keys[f"{model}.{ds}.cochran_p"] < 1
-    line = rq1.headline_text(gaps, scores)
-    overall = gaps[gaps["dataset"] == "overall"].set_index("model")["gap"]
+    line = rq1.headline_text(gaps, result)
+    overall = gaps.table[gaps.table["dataset"] == "overall"].set_index("model")["gap"]
     assert line.startswith(f"Largest top-bottom gap in overall task score: {overall.idxmax()} "
                            f"{overall.max():.2f}")
     assert "nan" not in line.lower()
 
 
-def test_consistency_top_bottom_experts_and_std_ratios(study: Study, scores: pd.DataFrame) -> None:
-    cons = rq1.consistency_table(scores)
+def test_consistency_top_bottom_experts_and_std_ratios(study: Study, result: Result, scores: pd.DataFrame) -> None:
+    consistency = rq1.consistency_table(result)
+    cons = consistency.table
     race = cons[(cons["dataset"] == "TruthfulQA") & (cons["category"] == "race")].iloc[0]
     wide = scores[(scores["dataset"] == "TruthfulQA") & (scores["category"] == "race")].pivot(
         index="persona", columns="model", values="value")
     assert race["ranking"].split(" > ")[0] == wide.mean(axis=1).idxmax()
-    assert set(rq1.consistent_rankings(cons)["consistent"]) <= {True}
-    tb = rq1.top_bottom_table(scores, k=3)
+    assert set(rq1.consistent_rankings(consistency).table["consistent"]) <= {True}
+    tb = rq1.top_bottom_table(result, k=3).table
     assert len(tb) == 2 * 4 * 3
     first = tb[(tb["model"] == "mistral") & (tb["dataset"] == "overall") & (tb["rank"] == 1)].iloc[0]
     sub = scores[(scores["model"] == "mistral") & (scores["dataset"] == "overall")]
     assert first["top_value"] == sub["value"].max() and first["bottom_value"] == sub["value"].min()
     experts, members = rq1.expert_tables(study)
-    assert set(experts["group"]) == {"healthcare"}  # a_doctor is the fixture's only expert
-    assert any("no law expert persona" in n for n in experts.attrs["notes"])
-    assert set(members["persona"]) == {"a_doctor"}
-    ratios = rq1.std_ratio_table(scores).set_index(["model", "dataset", "category"])
+    assert set(experts.table["group"]) == {"healthcare"}  # a_doctor is the fixture's only expert
+    assert any("no law expert persona" in n for n in experts.notes)
+    assert set(members.table["persona"]) == {"a_doctor"}
+    ratios = rq1.std_ratio_table(result).table.set_index(["model", "dataset", "category"])
     sub = scores[(scores["model"] == "zephyr") & (scores["dataset"] == "MMLU")]
     hand = sub.loc[sub["category"] == "race", "value"].std() / sub.loc[
         sub["category"] == "control", "value"].std()
     assert ratios.loc[("zephyr", "MMLU", "race"), "ratio"] == pytest.approx(hand)
-    for fig in (rq1.score_figure(scores), rq1.std_ratio_figure(rq1.std_ratio_table(scores))):
+    for fig in (rq1.score_figure(result), rq1.ratio_figure(rq1.std_ratio_table(result))):
         assert fig is not None and fig.axes[0].get_ylabel()
         plt.close(fig)
 
 
 def test_single_model_says_consistency_needs_two(scores: pd.DataFrame) -> None:
-    one = scores[scores["model"] == "zephyr"]
+    one = Result(scores[scores["model"] == "zephyr"])
     cons = rq1.consistency_table(one)
-    assert cons.empty and "needs at least two" in cons.attrs["notes"][0]
+    assert cons.empty and "needs at least two" in cons.notes[0]
     assert rq1.headline_text(rq1.gap_table(one), one).startswith(
         "Largest top-bottom gap in overall task score: zephyr")
 
 
 def test_degenerate_study_gives_notes_not_errors(degenerate_study: Study, capsys) -> None:
     scores = rq1.persona_scores(degenerate_study)
-    assert set(scores["dataset"]) == {"BBQ"}
-    notes = scores.attrs["notes"]
+    assert set(scores.table["dataset"]) == {"BBQ"}
+    notes = scores.notes
     assert any(n.startswith("no TruthfulQA generations in this store") for n in notes)
     assert any(n.startswith("no MMLU generations in this store") for n in notes)
     gaps = rq1.gap_table(scores)
-    assert gaps["gap"].tolist() == [0.0] and "same score" in gaps["reason"].iloc[0]
+    assert gaps.table["gap"].tolist() == [0.0] and "same score" in gaps.table["reason"].iloc[0]
     cochran = rq1.cochran_table(degenerate_study)
-    assert np.isnan(cochran["statistic"].iloc[0]) and "same answers" in cochran["reason"].iloc[0]
+    assert np.isnan(cochran.table["statistic"].iloc[0]) and "same answers" in cochran.table["reason"].iloc[0]
     experts, members = rq1.expert_tables(degenerate_study)
-    assert experts.empty and "no MMLU generations" in experts.attrs["notes"][0]
+    assert experts.empty and "no MMLU generations" in experts.notes[0]
     ratios = rq1.std_ratio_table(scores)
-    assert ratios["ratio"].isna().all() and ratios["reason"].notna().all()
-    assert rq1.std_ratio_figure(ratios) is None
+    assert ratios.table["ratio"].isna().all() and ratios.table["reason"].notna().all()
+    assert rq1.ratio_figure(ratios) is None
     assert "std ratios: none is defined" in capsys.readouterr().out
     assert rq1.consistency_table(scores).empty
     line = rq1.headline_text(gaps, scores)

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from personalib.analysis import Study, rq4
+import dataclasses
+
+from personalib.analysis import Study, load_study, rq4
+from personalib.analysis.result import Result
 
 
 def _task(frame: pd.DataFrame) -> pd.Series:
@@ -29,7 +32,7 @@ def _hand_average(study: Study, model: str) -> pd.Series:
 
 
 def test_summary_matches_hand_computed_rates(study: Study) -> None:
-    summary = rq4.summary(study).set_index("model")
+    summary = rq4.summary(rq4.refusal_table(study), study).table.set_index("model")
     assert list(summary.index) == ["zephyr", "mistral"]
     for model in summary.index:
         avg = _hand_average(study, model)
@@ -49,10 +52,11 @@ def test_summary_matches_hand_computed_rates(study: Study) -> None:
 def test_task_summary_and_long_rates_per_dataset(study: Study) -> None:
     rows = study.scored[(study.scored["model"] == "mistral") & (study.scored["dataset"] == "bbq")]
     hand = rows.groupby("persona")["refusal"].mean()
-    tasks = rq4.task_summary(study).set_index(["model", "task"])
+    rates = rq4.refusal_table(study)
+    tasks = rq4.task_summary(rates).table.set_index(["model", "task"])
     assert tasks.loc[("mistral", "BBQ"), "mean_rate"] == pytest.approx(hand.mean())
     assert tasks.loc[("mistral", "BBQ"), "no_persona_rate"] == pytest.approx(hand["empty"])
-    long = rq4.long_rates(study)
+    long = rq4.long_rates(rates).table
     assert set(long["task"]) == {"attitudes", "offensiveness", "racism", "TruthfulQA", "MMLU", "BBQ",
                                  "average"}
     assert len(long) == 2 * 14 * 7 and long["value"].notna().all()
@@ -64,82 +68,88 @@ def test_cochran_q_matches_textbook_formula(study: Study) -> None:
     k = x.shape[1]
     col, row = x.sum(axis=0), x.sum(axis=1)
     q = (k - 1) * (k * (col ** 2).sum() - col.sum() ** 2) / (k * row.sum() - (row ** 2).sum())
-    res = rq4.cochran_table(study).set_index(["model", "dataset"])
+    res = rq4.cochran_table(study).table.set_index(["model", "dataset"])
     assert res.loc[("zephyr", "MMLU"), "statistic"] == pytest.approx(q)
     assert res.loc[("zephyr", "MMLU"), "k"] == 14
     assert len(res) == 10 and res["p_value"].notna().all()
 
 
 def test_most_refused_consistency_ratios_pairs(study: Study) -> None:
-    top = rq4.most_refused(study, k=3)
+    rates = rq4.refusal_table(study)
+    top = rq4.most_refused(rates, k=3).table
     most = top[(top["model"] == "zephyr") & (top["end"] == "most refused")]
     avg = _hand_average(study, "zephyr").sort_values(ascending=False)
     assert most["average_rate"].tolist() == pytest.approx(avg.head(3).tolist())
-    cons = rq4.consistency_table(study)
+    cons = rq4.consistency_table(rates).table
     assert {"control", "race", "gender"} <= set(cons["category"])
     assert cons.set_index("category").loc["control", "n_models"] == 2
-    ratios = rq4.std_ratio_table(study).set_index(["model", "category"])
+    ratios = rq4.std_ratio_table(rates).table.set_index(["model", "category"])
     hand = _hand_average(study, "zephyr")
     race = hand[["a_black_person", "an_african_american_person", "a_white_person"]].std(ddof=1)
     ctrl = hand[["a_helpful_assistant", "a_useful_helper", "a_supportive_aide",
                  "a_fruitful_facilitator"]].std(ddof=1)
     assert ratios.loc[("zephyr", "race"), "ratio"] == pytest.approx(race / ctrl)
     assert "empty" not in ratios.index.get_level_values("category")
-    pairs = rq4.pair_table(study, control_top=2)
+    pairs = rq4.pair_table(rates, control_top=2).table
     assert (pairs.groupby(["model", "kind"]).size() == 2).all()
-    assert len(rq4.all_pairs(study)) == 2 * (2 + 6)
+    assert len(rq4.all_pairs(rates).table) == 2 * (2 + 6)
 
 
 def test_headline_and_key_numbers(study: Study) -> None:
-    summary = rq4.summary(study)
+    summary = rq4.summary(rq4.refusal_table(study), study)
     text = rq4.headline_text(summary)
     assert "nan" not in text.lower() and text.startswith("zephyr: refusal rates") and " | mistral" in text
     keys = rq4.key_numbers(summary)
-    assert keys["zephyr.mean_rate"] == pytest.approx(summary.loc[0, "mean_rate"])
+    assert keys["zephyr.mean_rate"] == pytest.approx(summary.table.loc[0, "mean_rate"])
     assert set(keys) >= {"mistral.max_persona", "mistral.no_persona_rate", "mistral.synonym_diff"}
 
 
 def test_figures_draw(study: Study) -> None:
-    for fig in (rq4.distribution_figure(study), rq4.std_ratio_figure(study)):
+    rates = rq4.refusal_table(study)
+    for fig in (rq4.distribution_figure(rates), rq4.ratio_figure(rq4.std_ratio_table(rates))):
         assert fig is not None and fig.axes
         plt.close(fig)
 
 
-def test_one_model_has_no_cross_model_consistency(study: Study) -> None:
-    one = Study(**{**study.__dict__, "models": ["zephyr"],
-                   "scored": study.scored[study.scored["model"] == "zephyr"]})
-    cons = rq4.consistency_table(one)
-    assert cons.empty and "only one model (zephyr)" in cons.attrs["notes"][0]
-    assert rq4.headline_text(rq4.summary(one)).startswith("zephyr:")
+def test_one_model_has_no_cross_model_consistency(fixture_paths) -> None:
+    profile, store = fixture_paths
+    one = load_study(str(profile), store, ["zephyr"], ["regular", "empty", "control"])
+    rates = rq4.refusal_table(one)
+    cons = rq4.consistency_table(rates)
+    assert cons.empty and "only one model (zephyr)" in cons.notes[0]
+    assert rq4.headline_text(rq4.summary(rates, one)).startswith("zephyr:")
 
 
 def test_degenerate_store_gives_notes_not_errors(degenerate_study: Study) -> None:
-    summary = rq4.summary(degenerate_study)
-    assert summary.loc[0, "max_rate"] == 0 and summary.loc[0, "max_persona"] is None
-    assert summary.loc[0, "reason"] == "zephyr: no persona refused anything: there is no most-refused persona"
-    notes = " ".join(summary.attrs["notes"])
+    rates = rq4.refusal_table(degenerate_study)
+    summary = rq4.summary(rates, degenerate_study)
+    table = summary.table
+    assert table.loc[0, "max_rate"] == 0 and table.loc[0, "max_persona"] is None
+    assert table.loc[0, "reason"] == "zephyr: no persona refused anything: there is no most-refused persona"
+    notes = " ".join(summary.notes)
     assert "zephyr: no synonym pair has both personas in the data" in notes
     assert "no TruthfulQA generations in this store" in notes
     assert "mean over the 1 task(s) present: BBQ" in notes
     assert rq4.headline_text(summary) == "zephyr: no persona refused anything (0% for all 3 personas)"
-    assert rq4.most_refused(degenerate_study).empty
-    assert "no most-refused persona" in rq4.most_refused(degenerate_study).attrs["notes"][0]
-    cochran = rq4.cochran_table(degenerate_study)
+    assert rq4.most_refused(rates).empty
+    assert "no most-refused persona" in rq4.most_refused(rates).notes[0]
+    cochran = rq4.cochran_table(degenerate_study).table
     assert cochran["statistic"].isna().all() and "no item refused" in cochran.loc[0, "reason"]
-    assert rq4.consistency_table(degenerate_study).empty
-    ratios = rq4.std_ratio_table(degenerate_study)
-    assert ratios["ratio"].isna().all() and ratios["reason"].notna().all()
-    assert rq4.std_ratio_figure(degenerate_study) is None
-    pairs = rq4.pair_table(degenerate_study)
+    assert rq4.consistency_table(rates).empty
+    ratios = rq4.std_ratio_table(rates)
+    assert ratios.table["ratio"].isna().all() and ratios.table["reason"].notna().all()
+    assert rq4.ratio_figure(ratios) is None
+    pairs = rq4.pair_table(rates).table
     assert pairs["reason"].str.contains("not in the data").all()
     keys = rq4.key_numbers(summary)
     assert keys["zephyr.max_persona"] is None and keys["zephyr.mean_rate"] == 0
 
 
 def test_study_without_generations(study: Study) -> None:
-    none = Study(**{**study.__dict__, "models": ["absent"], "scored": study.scored.iloc[:0]})
-    assert rq4.summary(none).empty and rq4.cochran_table(none).empty
-    assert rq4.headline_text(rq4.summary(none)) == "no generations to analyse: refusal rates undefined"
-    assert "no model with generations" in rq4.consistency_table(none).attrs["notes"][0]
-    assert rq4.distribution_figure(none) is None and rq4.std_ratio_figure(none) is None
-    assert rq4.most_refused(none).empty and rq4.pair_table(none).empty and rq4.task_summary(none).empty
+    none = dataclasses.replace(study, models=["absent"], sources={}, _last=None, _all=None)
+    rates = rq4.refusal_table(none)
+    assert rq4.summary(rates, none).empty and rq4.cochran_table(none).empty
+    assert rq4.headline_text(rq4.summary(rates, none)) == "no generations to analyse: refusal rates undefined"
+    assert "no model with generations" in rq4.consistency_table(rates).notes[0]
+    assert rq4.distribution_figure(rates) is None and rq4.ratio_figure(rq4.std_ratio_table(rates)) is None
+    assert rq4.most_refused(rates).empty and rq4.pair_table(rates).empty and rq4.task_summary(rates).empty

@@ -114,7 +114,11 @@ def test_reruns_skip_up_to_date_reports_and_rebuild_what_changed(tmp_path: Path)
     assert build() == {"rq1__all": ("up-to-date", ""), "rq1__m1": ("up-to-date", "")}
     assert html.stat().st_mtime_ns == stamp
 
-    (tmp_path / "store" / "part-0001.parquet").write_bytes(b"new generations")
+    (tmp_path / "store" / "outcomes").mkdir(parents=True)
+    (tmp_path / "store" / "outcomes" / "cache.parquet").write_bytes(b"the outcome cache")
+    assert build() == {"rq1__all": ("up-to-date", ""), "rq1__m1": ("up-to-date", "")}  # not generations
+    (tmp_path / "store" / "parts").mkdir()
+    (tmp_path / "store" / "parts" / "part-0001.parquet").write_bytes(b"new generations")
     assert build() == {"rq1__all": ("built", "changed: store"), "rq1__m1": ("built", "changed: store")}
 
     write_notebook(nb, "from personalib.reports import headline\nheadline('second')")

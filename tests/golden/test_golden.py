@@ -1,0 +1,44 @@
+"""Every report's key numbers on the golden stores equal those of the analysis before the outcome
+tables were introduced (tests/golden/values, written by tests/golden/build.py at that commit).
+
+The rich and degenerate fixture stores are compared in tests/analysis/test_notebooks.py and the
+released reference sample in tests/analysis/test_reference_reports.py (they build those reports
+anyway); this file builds the four reports on the demo store (the embedded model's own answers to
+the demo profile, committed under tests/golden/demo-store in store format 1)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from personalib.reports.run import ReportJob, ReportSettings, build_report, discover_notebooks
+from tests.golden.build import DEMO_STORE, REPO, SETS, demo_profile
+from tests.golden.compare import differences
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("golden-demo")
+    store = root / "store"
+    shutil.copytree(DEMO_STORE, store)  # the outcome cache is written beside the store: keep the repo clean
+    profile = demo_profile(root)
+    text = profile.read_text(encoding="utf-8").replace(str(DEMO_STORE), str(store))
+    profile.write_text(text, encoding="utf-8")
+    return profile, store
+
+
+@pytest.mark.parametrize("notebook", discover_notebooks(REPO / "notebooks"), ids=lambda p: p.stem)
+def test_demo_store_reports_match_the_golden_key_numbers(notebook: Path, demo, tmp_path: Path) -> None:
+    profile, store = demo
+    settings = ReportSettings(profile=str(profile), store=store, output_dir=tmp_path, persona_sets=SETS,
+                              cwd=REPO, cell_timeout=300)
+    job = ReportJob(notebook, "all", ("gemma3-270m-demo",))
+    outcome = build_report(job, settings)
+    assert outcome.status == "built", outcome.reason
+    side = json.loads((tmp_path / f"{job.base}.json").read_text(encoding="utf-8"))
+    assert differences("demo", job.base, side["values"]) == []
