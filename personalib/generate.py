@@ -60,6 +60,11 @@ log = logging.getLogger("personalib.generate")
 
 BackendFactory = Callable[[ModelParams], Backend]
 
+STREAMING_PART_ROWS = 4096
+"""Default rows per stored part for the `openai` backend, which takes a dataset's requests in one
+call: larger parts cost less per row to write, and one is written at least every
+`personalib.dispatch.PART_EVERY_S` seconds however slow the server."""
+
 
 @dataclass
 class GenerateOptions:
@@ -181,7 +186,8 @@ def _chunk_size(model: ModelParams, options: GenerateOptions) -> int:
     if model.backend == "openai-batch":  # one Batch API job per chunk: make it as large as a part
         return options.rows_per_part
     width = model.api.concurrency if model.is_api and model.api is not None else model.batch_size
-    return max(1, min(width * 8, options.rows_per_part))
+    floor = STREAMING_PART_ROWS if model.backend == "openai" else 1  # streams: no call per chunk
+    return max(1, min(max(width * 8, floor), options.rows_per_part))
 
 
 def _placement(run: _ModelRun, tokenizer: Any, out: TextIO) -> str:

@@ -50,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", help="I/N: run shard I (0-based) of N, partitioned by request key")
     parser.add_argument("--dry-run", action="store_true", help="print counts (and API cost estimates); send nothing")
     parser.add_argument("--max-cost", type=float, help="refuse to start when the API cost estimate exceeds this (USD)")
-    parser.add_argument("--chunk-size", type=int, help="requests per backend call and stored part (default 8x batch)")
+    parser.add_argument("--chunk-size", type=int, help="rows per stored part, and requests per backend call for the "
+                        "hf and Batch API backends (default 8x batch_size or api.concurrency; openai: at least 4096)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
