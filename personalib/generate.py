@@ -54,7 +54,7 @@ from personalib.store.index import settings_rows
 from personalib.store.manifest import process_identity
 from personalib.writable import check_store
 
-__all__ = ["Counts", "GenerateOptions", "check_options", "default_factory", "generate"]
+__all__ = ["Counts", "GenerateOptions", "check", "check_options", "default_factory", "generate"]
 
 log = logging.getLogger("personalib.generate")
 
@@ -149,6 +149,25 @@ def _prepare(profile: Profile, options: GenerateOptions) -> tuple[list[_ModelRun
     return runs, personas
 
 
+def check(profile: Profile, options: GenerateOptions, out: TextIO = sys.stderr) -> None:
+    """Raise what `generate` raises before it writes anything (options, params, datasets, persona
+    sets, the API key's variable, the store, `max_cost` against the run's estimate); write nothing."""
+    _preflight(profile, options, out)
+
+
+def _preflight(profile: Profile, options: GenerateOptions, out: TextIO) -> tuple[list[_ModelRun], list[Persona], Store]:
+    runs, personas = _prepare(profile, options)
+    store = Store(options.store or profile.store_path(), rows_per_part=options.rows_per_part)
+    if not options.dry_run:
+        check_store(store.path, "--store" if options.store is not None else "the profile's `store`")
+    if options.max_cost is not None and not any(r.params.is_api for r in runs):
+        print(f"warning: --max-cost applies to API models only; this run has none "
+              f"({', '.join(r.params.name for r in runs)}), so it does not limit anything", file=out, flush=True)
+    elif options.max_cost is not None and not options.dry_run:
+        _check_cost(profile, options, [r.ref for r in runs if r.params.is_api])
+    return runs, personas, store
+
+
 def _check_cost(profile: Profile, options: GenerateOptions, api_models: list[str]) -> None:
     """Refuse to start when the API cost estimate of what this run would send exceeds `max_cost`."""
     if not api_models:
@@ -235,15 +254,7 @@ def generate(
     skipped; results are stored chunk by chunk (issue 4 items 1 and 4).
     """
     options = options or GenerateOptions()
-    runs, personas = _prepare(profile, options)
-    store = Store(options.store or profile.store_path(), rows_per_part=options.rows_per_part)
-    if not options.dry_run:
-        check_store(store.path, "--store" if options.store is not None else "the profile's `store`")
-    if options.max_cost is not None and not any(r.params.is_api for r in runs):
-        print(f"warning: --max-cost applies to API models only; this run has none "
-              f"({', '.join(r.params.name for r in runs)}), so it does not limit anything", file=out, flush=True)
-    elif options.max_cost is not None and not options.dry_run:
-        _check_cost(profile, options, [r.ref for r in runs if r.params.is_api])
+    runs, personas, store = _preflight(profile, options, out)
     started = utc_now()
     manifest: dict[str, Any] = {
         "run_id": new_run_id(), "origin": "generated", "status": "running", "profile": profile.name,
