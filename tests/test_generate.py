@@ -163,7 +163,13 @@ def test_interrupt_stores_what_finished_and_counts_the_rest_as_not_sent(tmp_path
     assert "planned        32" in total  # the dataset never reached is in the summary too
 
 
-def test_same_request_under_two_labels_is_sent_once_and_stored_for_both(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [8192, 2])
+def test_same_request_under_two_labels_is_sent_once_and_stored_for_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from personalib import dispatch
+
+    monkeypatch.setattr(dispatch, "_BLOCK", block)  # 2: requests are built block by block across duplicates
     own_set = tmp_path / "doctors.yaml"
     own_set.write_text(yaml.safe_dump({"name": "doctors", "personas": [{"text": "a doctor", "category": "health"}]}))
     profile = _write_profile(tmp_path)

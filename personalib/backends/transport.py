@@ -87,10 +87,17 @@ class ChatTransport:
         proxy = proxy_for(self.url)
         self.proxy = proxy
         self._pool = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        self._headers = headers
+        self._direct = None if proxy else self._pool.connection_from_url(self.url)  # the one host's pool
+        self._path = urllib3.util.parse_url(self.url).request_uri
 
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """The JSON object the server answered to `body` (module doc for the errors raised)."""
-        response = self._pool.request("POST", self.url, body=encode_body(body), redirect=False)
+        if self._direct is None:  # through the proxy
+            response = self._pool.request("POST", self.url, body=encode_body(body), redirect=False)
+        else:  # the host's own pool: no URL parsing and pool lookup per request
+            response = self._direct.urlopen("POST", self._path, body=encode_body(body), headers=self._headers,
+                                            retries=False, redirect=False)  # fmt: skip
         if not 200 <= response.status < 300:
             raise HTTPStatusError(response.status, _error_message(response.data), response.headers)
         try:

@@ -21,8 +21,7 @@ def test_posts_json_and_reads_the_answer_over_one_connection(fake_openai) -> Non
     assert answers == [fake_answer("m", BODY["messages"])] * 5
     logged = server.requests("/v1/chat/completions")
     assert [e.body for e in logged] == [BODY] * 5 and all(e.authorization for e in logged)
-    pool = transport._pool.connection_from_url(transport.url)  # noqa: SLF001 - the keep-alive pool itself
-    assert pool.num_connections == 1  # sequential requests reuse one kept-alive connection
+    assert transport._direct.num_connections == 1  # noqa: SLF001 - sequential requests reuse one kept-alive connection
     transport.close()
 
 
