@@ -145,13 +145,17 @@ def send(
     due = time.monotonic() + PART_EVERY_S
     try:
         for call in calls:
-            for result in backend.generate(call, maker.decoding):
-                entry = sent.pop(result.key)
-                answered.append((entry, result))
-                bar.update(len(labels.get(result.key, (None,))))
-                if len(answered) >= chunk_size or time.monotonic() >= due:
-                    _hand_over(writer, maker, answered, labels, run_id, on_stored)
-                    due = time.monotonic() + PART_EVERY_S
+            stream = backend.generate(call, maker.decoding)
+            try:
+                for result in stream:
+                    entry = sent.pop(result.key)
+                    answered.append((entry, result))
+                    bar.update(len(labels.get(result.key, (None,))))
+                    if len(answered) >= chunk_size or time.monotonic() >= due:
+                        _hand_over(writer, maker, answered, labels, run_id, on_stored)
+                        due = time.monotonic() + PART_EVERY_S
+            finally:  # a stopping run (Ctrl-C, a failed store write) stops the backend now: nothing new is sent
+                getattr(stream, "close", lambda: None)()
             _hand_over(writer, maker, answered, labels, run_id, on_stored)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stopped, not failed
         interrupted = True
@@ -159,9 +163,11 @@ def send(
     finally:  # what finished is stored even when the backend stops (bounded failure, Ctrl-C)
         try:
             _hand_over(writer, maker, answered, labels, run_id, on_stored)
-            writer.close()
-        finally:
-            counts.generated += writer.rows_written
+        finally:  # the writer stops in any case (after storing what it was handed)
+            try:
+                writer.close()
+            finally:
+                counts.generated += writer.rows_written
         if not interrupted:
             counts.failed += sum(len(labels.get(key, (None,))) for key in sent)
 
@@ -219,7 +225,8 @@ def _rows(maker: RequestMaker, answered: list[tuple[Any, Result]], labels: dict,
         "persona_set": [e.persona_set for e, _ in pairs], "persona": [e.persona for e, _ in pairs],
         "dataset": [e.dataset for e, _ in pairs], "item_id": [e.item_id for e, _ in pairs],
         "text": [r.text for _, r in pairs], "finish_reason": [r.finish_reason for _, r in pairs],
-        "n_input_tokens": [r.n_input_tokens for _, r in pairs], "n_output_tokens": [r.n_output_tokens for _, r in pairs],
+        "n_input_tokens": [r.n_input_tokens for _, r in pairs],
+        "n_output_tokens": [r.n_output_tokens for _, r in pairs],
         "system_fingerprint": [r.system_fingerprint for _, r in pairs], "run_id": [run_id] * n,
         "origin": ["generated"] * n,
     }  # fmt: skip

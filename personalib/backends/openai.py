@@ -46,14 +46,18 @@ class OpenAIBackend(api.ApiBackendBase):
         self._http = ChatTransport(self.base_url, self._secret, timeout_s=self.timeout_s, connections=concurrency)
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        self._pulls: set[_Puller] = set()  # the inputs of calls running now
 
     def describe(self) -> dict[str, Any]:
         """Model id, endpoint, concurrency and retry policy, fingerprints seen (never the key)."""
-        http = {"client": "urllib3 keep-alive pool, HTTP/1.1", "connections": self.concurrency, "proxy": bool(self._http.proxy)}
+        http = {"client": "urllib3 keep-alive pool, HTTP/1.1", "connections": self.concurrency,
+                "proxy": bool(self._http.proxy)}
         return {**super().describe(), "concurrency": self.concurrency, "http": http}
 
     def close(self) -> None:
-        """Stop the worker threads, close the connection pool."""
+        """Stop the worker threads (a call still running takes nothing new), close the connection pool."""
+        for pull in list(self._pulls):
+            pull.stop.set()
         for _ in self._threads:
             self._jobs.put(None)
         for thread in self._threads:
@@ -68,10 +72,12 @@ class OpenAIBackend(api.ApiBackendBase):
         requests from the input one at a time and put what they get on a queue that this
         generator drains; a worker whose request fails stops the others from taking more.
         """
-        pull = _Puller(iter(requests), self.name)
+        pull = _Puller(iter(requests), self.concurrency + AHEAD)
+        self._pulls.add(pull)
         done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         while len(self._threads) < self.concurrency:
-            self._threads.append(threading.Thread(target=self._serve, name=f"personalib-openai-{len(self._threads)}", daemon=True))
+            name = f"personalib-openai-{len(self._threads)}"
+            self._threads.append(threading.Thread(target=self._serve, name=name, daemon=True))
             self._threads[-1].start()
         for _ in range(self.concurrency):
             self._jobs.put((pull, done, decoding))
@@ -86,20 +92,23 @@ class OpenAIBackend(api.ApiBackendBase):
                     except queue.Empty:
                         break
                 for outcome in outcomes:
+                    if outcome is _FINISHED:
+                        running -= 1
+                        continue
+                    if not isinstance(outcome, (Result, PersonalibError, api.Stopped)):
+                        raise outcome  # the input failed (or a bug): nothing to wait for
+                    pull.done()
                     if isinstance(outcome, Result):
                         yield outcome
-                    elif outcome is _FINISHED:
-                        running -= 1
                     elif isinstance(outcome, PersonalibError):
                         failure = failure or outcome
-                    elif not isinstance(outcome, api.Stopped):
-                        raise outcome
             if failure is not None:
                 raise failure
         finally:  # in-flight requests finish without retries; nothing new is taken
             pull.stop.set()
             while running:
                 running -= done.get() is _FINISHED
+            self._pulls.discard(pull)
 
     def _serve(self) -> None:
         """A worker thread: take part in each call's work until `close`."""
@@ -111,6 +120,7 @@ class OpenAIBackend(api.ApiBackendBase):
         try:
             while (request := pull()) is not None:
                 try:
+                    api.messages_of(request, self.name)
                     done.put(self._one(request, decoding, pull.stop))
                 except PersonalibError as exc:
                     pull.stop.set()  # before anyone takes another request
@@ -134,18 +144,35 @@ _FINISHED = object()
 """What a worker thread puts on the results queue when it ends."""
 
 
-class _Puller:
-    """The input shared by the worker threads: one request at a time, none once `stop` is set."""
+AHEAD = 4096
+"""Answers the workers may hold for the consuming thread besides the requests in flight: a request
+is taken only while fewer than `concurrency + AHEAD` are taken and not consumed yet."""
 
-    def __init__(self, source: Iterator[Request], backend: str) -> None:
+
+class _Puller:
+    """The input shared by the worker threads: one request at a time, none once `stop` is set, and
+    none while `limit` requests are taken and their outcomes not consumed (`done()` per outcome)."""
+
+    def __init__(self, source: Iterator[Request], limit: int) -> None:
         self.source = source
-        self.backend = backend
         self.stop = threading.Event()
         self._lock = threading.Lock()
+        self._slots = threading.Semaphore(limit)
 
     def __call__(self) -> Request | None:
-        with self._lock:
-            request = None if self.stop.is_set() else next(self.source, None)
-        if request is not None:
-            api.messages_of(request, self.backend)
+        while not self._slots.acquire(timeout=0.05):
+            if self.stop.is_set():
+                return None
+        try:
+            with self._lock:
+                request = None if self.stop.is_set() else next(self.source, None)
+        except BaseException:
+            self._slots.release()
+            raise
+        if request is None:
+            self._slots.release()
         return request
+
+    def done(self) -> None:
+        """The outcome of a request taken was consumed: its slot is free again."""
+        self._slots.release()

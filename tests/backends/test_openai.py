@@ -196,3 +196,27 @@ def test_engine_store_is_the_same_one_at_a_time_and_at_high_concurrency(fake_ope
     assert {r["text"] for r in fast} <= sent
     assert len(list((tmp_path / "slow" / "store" / "parts").glob("*.parquet"))) == 31 * 4 / 2
     assert len(list((tmp_path / "fast" / "store" / "parts").glob("*.parquet"))) == 1
+
+
+def test_closing_the_stream_stops_sending_and_workers_wait_for_the_consumer(fake_openai, monkeypatch) -> None:
+    """Nothing new is sent once the consumer closes the stream (Ctrl-C, a failed store write), and
+    workers take no request while `concurrency + AHEAD` are taken and not consumed."""
+    import time
+
+    from personalib.backends import openai as backend_module
+
+    monkeypatch.setattr(backend_module, "AHEAD", 3)
+    server = fake_openai()
+    backend = _backend(server, concurrency=2)
+    stream = backend.generate(_requests(100), Decoding())
+    first = [next(stream) for _ in range(4)]
+    time.sleep(0.5)  # the workers would have sent all 100 by now without the bound
+    assert len(server.requests("/v1/chat/completions")) <= 4 + 2 + 3
+    stream.close()
+    sent = len(server.requests("/v1/chat/completions"))
+    time.sleep(0.3)
+    assert len(server.requests("/v1/chat/completions")) == sent <= 9
+    _assert_correct(first, _requests(100))
+    results = list(backend.generate(_requests(10), Decoding()))  # the same workers serve the next call
+    assert len(results) == 10
+    backend.close()
