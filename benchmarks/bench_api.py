@@ -1,7 +1,7 @@
 """Engine throughput against an instant server, next to the bare-client ceiling of the same run.
 
-    python -m benchmarks api                          # via make bench: 1,000 personas x 108 demo items
-    python -m benchmarks.bench_api --quick            # 60 personas (6,480 requests), short bare runs
+    python -m benchmarks api                          # as in make bench: 1,000 personas x 108 demo items
+    python -m benchmarks api --quick                  # 60 personas (6,480 requests), short bare runs
     python -m benchmarks.bench_api --concurrency 256 --workers 1 2 --baseline-checkout ../old
 
 1. `benchmarks.instant_server` starts in its own process on 127.0.0.1: every chat completion is
@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--bare-concurrency", type=int, nargs="+", default=[8, 64], help="bare clients' concurrency (default 8 64)")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare clients")
     parser.add_argument("--baseline-checkout", type=Path, help="also run the engine of this checkout (one process)")
-    args = parser.parse_args(sys.argv[1:] if argv is None and __name__ == "__main__" else argv or [])
+    # `python -m benchmarks api --quick` leaves the benchmark names in sys.argv: ignored here
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     n_personas = args.personas or (60 if args.quick else 1000)
     n_bare = args.bare_requests or (3000 if args.quick else 20_000)
     print(f"  {psutil.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
