@@ -18,7 +18,8 @@
    read back: one row per planned entry, each entry once, every text the server's.
 
 For each run: requests/s end to end (the engine: process start to exit, planning, keys, store
-writes and manifests included; a bare client: its sending loop), the client's CPU share (CPU
+writes and manifests included; a bare client: its sending loop), the client's CPU time per request
+(less sensitive than requests/s to other work on the machine), the client's CPU share (CPU
 seconds of the client's processes / those seconds; 1.0 = one core busy), the server's CPU share
 over the same interval, and peak RSS (the largest single process, and the sum over the client's
 process tree sampled every 0.2 s). Ratios are against the best bare client of this run: the
@@ -186,7 +187,8 @@ def _print_row(row: dict[str, Any]) -> None:
     seconds = row["seconds"]
     print(
         f"  {row['what']:<24} c={row['concurrency']:<4} {row['requests']:>8,} requests in {seconds:6.1f} s = "
-        f"{row['requests_per_s']:6.0f} requests/s   client CPU {row['client_cpu_s'] / seconds:.2f}  "
+        f"{row['requests_per_s']:6.0f} requests/s   {row['client_cpu_s'] / row['requests'] * 1e6:5.0f} us CPU/request   "
+        f"client CPU {row['client_cpu_s'] / seconds:.2f}  "
         f"server CPU {row['server_cpu_s'] / seconds:.2f}   peak RSS {row['max_rss_mib']:5.0f} MiB "
         f"(tree {row['tree_rss_mib']:5.0f} MiB)",
         flush=True,

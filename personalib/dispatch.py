@@ -1,10 +1,11 @@
-"""Sending planned requests: skip what is stored, reuse, send in chunks, store each chunk.
+"""Sending planned requests: skip what is stored, reuse, send, store the answers part by part.
 
 Used by `personalib.generate` (issue 4 items 1 and 4). An entry is stored under its own label
 (`personalib.store.ROW_IDENTITY`); a request stored under another label is copied, not sent; each
-distinct request is sent once per chunk and its result stored for every label that planned it.
-A chunk's results are appended as soon as the backend finishes the chunk, and also when it stops
-part way (bounded failure, Ctrl-C), so a crash loses at most one chunk.
+distinct request is sent once and its result stored for every label that planned it. Answers are
+appended as a part each chunk (or `PART_EVERY_S` seconds) and when the backend stops part way
+(bounded failure, Ctrl-C), on a background thread (`personalib.writer`), so a crash loses at most
+a chunk, the part being written and the requests in flight.
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ from personalib.runplan import RequestMaker
 from personalib.store import ROW_IDENTITY, Store
 from personalib.writer import PartWriter
 
-__all__ = ["Counts", "pending", "reuse", "send"]
+__all__ = ["PART_EVERY_S", "STREAMING_PART_ROWS", "Counts", "pending", "reuse", "send"]
 
 
 PART_EVERY_S = 10.0
 """Results are stored at least this often (seconds) while they arrive, however large the chunk."""
+
+STREAMING_PART_ROWS = 4096
+"""Default rows per part for a backend that takes a dataset at once (`openai`): larger parts cost
+less per row to write, and one is written at least every `PART_EVERY_S` however slow the server."""
 
 _Entry = namedtuple("_Entry", ["key", "persona_set", "persona", "dataset", "item_id", "p_index", "i_index"])
 """A planned entry on its way to the backend (the columns of `personalib.runplan.PLAN_COLUMNS` it needs)."""

@@ -2,8 +2,10 @@
 
 `generate(profile, options)` plans model x dataset x persona set x persona x item
 (`personalib.runplan`), records the plan, skips every entry already stored, sends the missing
-requests to the model's backend in chunks and appends each chunk's results to the store as soon as
-the chunk is done, so a crash loses at most one chunk. A request planned under several labels (the
+requests to the model's backend (in chunks; a backend that streams, `openai`, gets a dataset at
+once) and appends the results to the store a part per chunk, written on a background thread, so a
+crash loses at most a chunk, the part being written and the requests in flight
+(`personalib.dispatch.send`). A request planned under several labels (the
 same prompt for two identical items, or one persona in two persona sets) is sent once and stored
 once per label; a request already stored under another label is not sent again (counted `reused`).
 
@@ -33,7 +35,7 @@ from tqdm import tqdm
 
 from personalib import prompts
 from personalib.backends.base import Backend, Decoding
-from personalib.dispatch import Counts, pending, reuse, send
+from personalib.dispatch import STREAMING_PART_ROWS, Counts, pending, reuse, send
 from personalib.dryrun import stored_grid
 from personalib.errors import ConfigError, PersonalibError
 from personalib.params import DatasetSpec, ModelParams, Profile, effective_decoding, load_model
@@ -59,11 +61,6 @@ __all__ = ["Counts", "GenerateOptions", "check", "check_options", "default_facto
 log = logging.getLogger("personalib.generate")
 
 BackendFactory = Callable[[ModelParams], Backend]
-
-STREAMING_PART_ROWS = 4096
-"""Default rows per stored part for the `openai` backend, which takes a dataset's requests in one
-call: larger parts cost less per row to write, and one is written at least every
-`personalib.dispatch.PART_EVERY_S` seconds however slow the server."""
 
 
 @dataclass
