@@ -2,8 +2,10 @@
 
 `generate(profile, options)` plans model x dataset x persona set x persona x item
 (`personalib.runplan`), records the plan, skips every entry already stored, sends the missing
-requests to the model's backend in chunks and appends each chunk's results to the store as soon as
-the chunk is done, so a crash loses at most one chunk. A request planned under several labels (the
+requests to the model's backend (in chunks; a backend that streams, `openai`, gets a dataset at
+once) and appends the results to the store a part per chunk, written on a background thread, so a
+crash loses at most a chunk, the part being written and the requests in flight
+(`personalib.dispatch.send`). A request planned under several labels (the
 same prompt for two identical items, or one persona in two persona sets) is sent once and stored
 once per label; a request already stored under another label is not sent again (counted `reused`).
 
@@ -33,7 +35,7 @@ from tqdm import tqdm
 
 from personalib import prompts
 from personalib.backends.base import Backend, Decoding
-from personalib.dispatch import Counts, pending, reuse, send
+from personalib.dispatch import STREAMING_PART_ROWS, Counts, pending, reuse, send
 from personalib.dryrun import stored_grid
 from personalib.errors import ConfigError, PersonalibError
 from personalib.params import DatasetSpec, ModelParams, Profile, effective_decoding, load_model
@@ -54,7 +56,7 @@ from personalib.store.index import settings_rows
 from personalib.store.manifest import process_identity
 from personalib.writable import check_store
 
-__all__ = ["Counts", "GenerateOptions", "check_options", "default_factory", "generate"]
+__all__ = ["Counts", "GenerateOptions", "check", "check_options", "default_factory", "generate"]
 
 log = logging.getLogger("personalib.generate")
 
@@ -144,6 +146,25 @@ def _prepare(profile: Profile, options: GenerateOptions) -> tuple[list[_ModelRun
     return runs, personas
 
 
+def check(profile: Profile, options: GenerateOptions, out: TextIO = sys.stderr) -> None:
+    """Raise what `generate` raises before it writes anything (options, params, datasets, persona
+    sets, the API key's variable, the store, `max_cost` against the run's estimate); write nothing."""
+    _preflight(profile, options, out)
+
+
+def _preflight(profile: Profile, options: GenerateOptions, out: TextIO) -> tuple[list[_ModelRun], list[Persona], Store]:
+    runs, personas = _prepare(profile, options)
+    store = Store(options.store or profile.store_path(), rows_per_part=options.rows_per_part)
+    if not options.dry_run:
+        check_store(store.path, "--store" if options.store is not None else "the profile's `store`")
+    if options.max_cost is not None and not any(r.params.is_api for r in runs):
+        print(f"warning: --max-cost applies to API models only; this run has none "
+              f"({', '.join(r.params.name for r in runs)}), so it does not limit anything", file=out, flush=True)
+    elif options.max_cost is not None and not options.dry_run:
+        _check_cost(profile, options, [r.ref for r in runs if r.params.is_api])
+    return runs, personas, store
+
+
 def _check_cost(profile: Profile, options: GenerateOptions, api_models: list[str]) -> None:
     """Refuse to start when the API cost estimate of what this run would send exceeds `max_cost`."""
     if not api_models:
@@ -181,7 +202,8 @@ def _chunk_size(model: ModelParams, options: GenerateOptions) -> int:
     if model.backend == "openai-batch":  # one Batch API job per chunk: make it as large as a part
         return options.rows_per_part
     width = model.api.concurrency if model.is_api and model.api is not None else model.batch_size
-    return max(1, min(width * 8, options.rows_per_part))
+    floor = STREAMING_PART_ROWS if model.backend == "openai" else 1  # streams: no call per chunk
+    return max(1, min(max(width * 8, floor), options.rows_per_part))
 
 
 def _placement(run: _ModelRun, tokenizer: Any, out: TextIO) -> str:
@@ -229,15 +251,7 @@ def generate(
     skipped; results are stored chunk by chunk (issue 4 items 1 and 4).
     """
     options = options or GenerateOptions()
-    runs, personas = _prepare(profile, options)
-    store = Store(options.store or profile.store_path(), rows_per_part=options.rows_per_part)
-    if not options.dry_run:
-        check_store(store.path, "--store" if options.store is not None else "the profile's `store`")
-    if options.max_cost is not None and not any(r.params.is_api for r in runs):
-        print(f"warning: --max-cost applies to API models only; this run has none "
-              f"({', '.join(r.params.name for r in runs)}), so it does not limit anything", file=out, flush=True)
-    elif options.max_cost is not None and not options.dry_run:
-        _check_cost(profile, options, [r.ref for r in runs if r.params.is_api])
+    runs, personas, store = _preflight(profile, options, out)
     started = utc_now()
     manifest: dict[str, Any] = {
         "run_id": new_run_id(), "origin": "generated", "status": "running", "profile": profile.name,

@@ -9,6 +9,8 @@ applied once, persona placement resolved once per model), for an API model the c
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ from personalib.backends.base import Decoding, Request
 from personalib.errors import ConfigError
 from personalib.params import DatasetSpec, ModelParams, Profile
 from personalib.personas import BUILTIN_SETS, Persona, load_persona_set, persona_set_name
-from personalib.store import request_key, shard_of
+from personalib.store import canonical_json, normalize_decoding, request_key, shard_of
 
 __all__ = [
     "PLAN_COLUMNS",
@@ -34,6 +36,32 @@ __all__ = [
     "select_datasets",
     "select_persona_sets",
 ]
+
+# `personalib.store.canonical_json` as one reusable encoder (json.dumps builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+_string = json.encoder.encode_basestring  # a JSON string literal, as `_CANONICAL` writes one
+
+
+def _payload_json(payload: dict[str, Any]) -> str:
+    """`_CANONICAL.encode(payload)`, written directly for the two shapes the engine sends:
+    `{"prompt": str}` and `{"messages": [{"role": str, "content": str}, ...]}` (sorted keys:
+    content before role); any other payload goes through the encoder."""
+    if len(payload) == 1:
+        prompt, messages = payload.get("prompt"), payload.get("messages")
+        if type(prompt) is str:
+            return '{"prompt":' + _string(prompt) + "}"
+        if type(messages) is list:
+            parts = []
+            for m in messages:
+                content, role = (m.get("content"), m.get("role")) if type(m) is dict and len(m) == 2 else (None, None)
+                if type(content) is not str or type(role) is not str:
+                    break
+                parts.append('{"content":' + _string(content) + ',"role":' + _string(role) + "}")
+            else:
+                return '{"messages":[' + ",".join(parts) + "]}"
+    return _CANONICAL.encode(payload)
+
 
 # The planned-entry table: store identity, plus where the persona and item are in their lists.
 PLAN_COLUMNS: tuple[str, ...] = ("key", "model", "persona_set", "persona", "dataset", "item_id", "p_index", "i_index")
@@ -129,8 +157,22 @@ class RequestMaker:
         return self._cache["settings"]
 
     def key(self, payload: dict[str, Any]) -> str:
-        """The store key of a payload (`personalib.store.request_key`)."""
-        return request_key(self.model.model_id, self.model.revision, payload, self.decoding)
+        """The store key of a payload: `personalib.store.request_key`, computed without
+        re-serialising the parts that are the same for every request of this maker.
+
+        `request_key` hashes the canonical JSON (sorted keys) of {decoding, model_id, payload,
+        revision}; that text is the JSON of the fixed parts around the payload's own canonical
+        JSON, so only the payload is serialised per request (`_payload_json`; tests/test_runplan.py
+        checks the equality).
+        """
+        parts = self._cache.get("key_parts")
+        if parts is None:
+            request_key(self.model.model_id, self.model.revision, {}, self.decoding)  # same checks, same errors
+            fixed = {"decoding": normalize_decoding(self.decoding), "model_id": self.model.model_id}
+            head = canonical_json(fixed)[:-1] + ',"payload":'
+            parts = self._cache["key_parts"] = (head, ',"revision":' + canonical_json(self.model.revision) + "}")
+        text = parts[0] + _payload_json(payload) + parts[1]
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def request(self, persona: Persona, prompt: str, meta: dict[str, Any] | None = None) -> Request:
         """The backend `Request` for (persona, prompt) with its key."""

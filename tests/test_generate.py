@@ -163,7 +163,13 @@ def test_interrupt_stores_what_finished_and_counts_the_rest_as_not_sent(tmp_path
     assert "planned        32" in total  # the dataset never reached is in the summary too
 
 
-def test_same_request_under_two_labels_is_sent_once_and_stored_for_both(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [8192, 2])
+def test_same_request_under_two_labels_is_sent_once_and_stored_for_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from personalib import dispatch
+
+    monkeypatch.setattr(dispatch, "_BLOCK", block)  # 2: requests are built block by block across duplicates
     own_set = tmp_path / "doctors.yaml"
     own_set.write_text(yaml.safe_dump({"name": "doctors", "personas": [{"text": "a doctor", "category": "health"}]}))
     profile = _write_profile(tmp_path)
@@ -282,3 +288,32 @@ def test_per_model_dataset_overrides_apply(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     summary = _run(path, EchoBackend(), datasets=["mmlu"])
     assert summary["counts"]["planned"] == 4 * 1
+
+
+class StreamingEcho(EchoBackend):
+    """An EchoBackend that takes a whole dataset per call, as the openai backend does."""
+
+    streams = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def generate(self, requests: Iterable[Request], decoding: Decoding) -> Iterator[Result]:
+        self.calls += 1
+        yield from super().generate(requests, decoding)
+
+
+def test_a_streaming_backend_gets_one_call_per_dataset_and_parts_still_come_every_chunk(tmp_path: Path) -> None:
+    backend = StreamingEcho()
+    summary = _run(_write_profile(tmp_path), backend, chunk_size=4)
+    assert backend.calls == 2 and summary["counts"]["generated"] == 32  # truthfulqa (20) and mmlu (12)
+    assert len(Store(tmp_path / "store").parts()) == 5 + 3
+
+
+def test_a_streaming_backend_stores_a_part_at_least_every_part_every_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from personalib import dispatch
+
+    monkeypatch.setattr(dispatch, "PART_EVERY_S", 0.0)
+    _run(_write_profile(tmp_path), StreamingEcho(), datasets=["mmlu"], chunk_size=1000)
+    assert len(Store(tmp_path / "store").parts()) == 12  # a part per answer: the time bound, not the chunk

@@ -6,10 +6,11 @@ Rules (issue 4, METHODS 2 and 7 "unbounded API retries"):
   file, and never logged, stored or returned; error messages are scrubbed of it. A local
   OpenAI-compatible server that needs no key (vllm serve, TGI, Ollama, llama.cpp server) is reached
   with `api.base_url` set and `api.api_key_env: null`.
-- The client's own retries are off (`max_retries=0`); the backends retry themselves, bounded:
-  429, 5xx, 408/409, timeouts, connection errors and malformed bodies are retried with exponential
-  backoff and jitter (a server's Retry-After is honoured, capped); anything else (400, 401, 403,
-  404, 422) stops at once.
+- The HTTP clients' own retries are off (the official client's `max_retries=0` for the Batch API,
+  urllib3's for chat completions, `personalib.backends.transport`); the backends retry
+  themselves, bounded: 429, 5xx, 408/409, timeouts, connection errors and malformed bodies are
+  retried with exponential backoff and jitter (a server's Retry-After is honoured, capped);
+  anything else (400, 401, 403, 404, 422) stops at once. Both clients' errors are classified alike.
 - Decoding (METHODS 2): temperature 0, top_p 1, seed 42, max_tokens 100 by default; the seed is sent
   and the answer's `system_fingerprint` recorded.
 """
@@ -20,16 +21,21 @@ import json
 import logging
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import openai
+import urllib3
 
 from personalib.backends.base import Decoding, Result
+from personalib.backends.transport import HTTPStatusError
 from personalib.errors import ConfigError, PersonalibError
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger("personalib.backends.api")
 T = TypeVar("T")
@@ -72,7 +78,7 @@ def call_with_retries(
     Raises PersonalibError (key scrubbed) on a non-retryable error or after `max_retries + 1`
     failures in a row, and `Stopped` when `stop` is set while waiting.
     """
-    rng = random.Random()
+    rng: random.Random | None = None
     attempts = policy.max_retries + 1
     for attempt in range(attempts):
         if stop is not None and stop.is_set():
@@ -90,6 +96,7 @@ def call_with_retries(
                     f"retry bound (params api.max_retries = {policy.max_retries}): {hint}; if the server is "
                     "rate limiting, lower api.concurrency or raise api.max_retries"
                 ) from None
+            rng = rng or random.Random()
             delay = backoff_s(attempt, policy.base_s, policy.cap_s, rng, retry_after_s(exc))
             if on_retry is not None:
                 on_retry()
@@ -126,22 +133,31 @@ def resolve_api_key(api_key_env: str | None, base_url: str | None, where: str) -
 
 def make_client(*, api_key: str, base_url: str | None, timeout_s: float) -> openai.OpenAI:
     """The official client with its own retries off (this package retries, bounded)."""
+    import openai  # only the Batch API needs it (a second's import)
+
     return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
+
+
+def _openai() -> Any:
+    """The `openai` module when something imported it (else no error can be one of its own)."""
+    return sys.modules.get("openai")
 
 
 def is_retryable(exc: BaseException) -> bool:
     """True for 429, 5xx, 408/409, timeouts, connection errors and malformed bodies (module doc)."""
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.APIResponseValidationError)):
+    oa = _openai()
+    if oa and isinstance(exc, (oa.APITimeoutError, oa.APIConnectionError, oa.APIResponseValidationError)):
         return True
-    if isinstance(exc, openai.APIStatusError):
+    if isinstance(exc, urllib3.exceptions.HTTPError):  # timeouts, refused/reset connections, protocol errors
+        return True
+    if isinstance(exc, HTTPStatusError) or (oa and isinstance(exc, oa.APIStatusError)):
         return exc.status_code in _RETRY_STATUS or exc.status_code >= 500
     return isinstance(exc, ValueError)  # json.JSONDecodeError, MalformedResponse
 
 
 def retry_after_s(exc: BaseException) -> float | None:
     """The server's requested wait (`retry-after-ms` or `Retry-After` seconds), if any."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
+    headers = exc.headers if isinstance(exc, HTTPStatusError) else getattr(getattr(exc, "response", None), "headers", None)
     if not headers:
         return None
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
@@ -169,11 +185,12 @@ def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random, ret
 
 def describe_error(exc: BaseException, secret: str | None) -> str:
     """A one-line account of a failed call, with the key scrubbed."""
-    if isinstance(exc, openai.APIStatusError):
+    oa = _openai()
+    if isinstance(exc, HTTPStatusError) or (oa and isinstance(exc, oa.APIStatusError)):
         text = f"HTTP {exc.status_code}: {exc.message}"
-    elif isinstance(exc, openai.APITimeoutError):
+    elif isinstance(exc, urllib3.exceptions.TimeoutError) or (oa and isinstance(exc, oa.APITimeoutError)):
         text = "timed out"
-    elif isinstance(exc, openai.APIConnectionError):
+    elif isinstance(exc, urllib3.exceptions.HTTPError) or (oa and isinstance(exc, oa.APIConnectionError)):
         text = f"connection error: {exc}"
     elif isinstance(exc, ValueError):
         text = f"malformed response body: {exc}"
@@ -190,16 +207,16 @@ def scrub(text: str, secret: str | None) -> str:
 
 
 def chat_body(model_id: str, messages: Any, decoding: Decoding) -> dict[str, Any]:
-    """The chat-completions request body for one conversation (METHODS 2 decoding)."""
-    body: dict[str, Any] = {
-        "model": model_id,
-        "messages": [dict(m) for m in messages],
-        "temperature": decoding.temperature,
-        "top_p": decoding.top_p,
-        "max_tokens": decoding.max_new_tokens,
-    }
+    """The chat-completions request body for one conversation (METHODS 2 decoding).
+
+    Keys in the order the official client sends them, so that `transport.encode_body` gives the
+    same bytes as the official client.
+    """
+    body: dict[str, Any] = {"model": model_id, "messages": [dict(m) for m in messages], "max_tokens": decoding.max_new_tokens}
     if decoding.seed is not None:
         body["seed"] = decoding.seed
+    body["temperature"] = decoding.temperature
+    body["top_p"] = decoding.top_p
     return body
 
 
@@ -231,8 +248,8 @@ def result_from_completion(key: str, completion: Any) -> Result:
 
 
 class ApiBackendBase:
-    """What both API backends hold: model id, endpoint, the client (own retries off), the retry
-    policy, the key (private; never described) and the fingerprints seen."""
+    """What both API backends hold: model id, endpoint, timeout, the retry policy, the key
+    (private; never described) and the fingerprints seen. Each backend makes its own HTTP client."""
 
     name = "api"
     tokenizer = None  # API models: no local tokenizer; the engine sends messages
@@ -257,7 +274,6 @@ class ApiBackendBase:
         self.policy = RetryPolicy(max_retries, backoff_base_s, backoff_cap_s)
         self.label = label or model_id
         self._secret = api_key
-        self._client = make_client(api_key=api_key, base_url=base_url, timeout_s=timeout_s)
         self._fingerprints: set[str] = set()
         self._retries = 0
         self._lock = threading.Lock()
@@ -273,10 +289,6 @@ class ApiBackendBase:
             "system_fingerprints": fingerprints, "retries_so_far": retries,
         }  # fmt: skip
 
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._client.close()
-
     def _call(self, call: Callable[[], T], what: str, stop: threading.Event | None = None) -> T:
         return call_with_retries(
             call, what=what, label=self.label, policy=self.policy, secret=self._secret, stop=stop, on_retry=self._count_retry
@@ -287,7 +299,7 @@ class ApiBackendBase:
             self._retries += 1
 
     def _seen(self, result: Result) -> Result:
-        if result.system_fingerprint:
+        if result.system_fingerprint and result.system_fingerprint not in self._fingerprints:
             with self._lock:
                 self._fingerprints.add(result.system_fingerprint)
         return result

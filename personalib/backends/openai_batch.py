@@ -62,6 +62,7 @@ class OpenAIBatchBackend(api.ApiBackendBase):
         if not 1 <= max_requests_per_batch <= MAX_REQUESTS_PER_BATCH:
             raise PersonalibError(f"openai-batch: max_requests_per_batch must be 1..{MAX_REQUESTS_PER_BATCH}, got {max_requests_per_batch}")
         super().__init__(model_id, **settings)
+        self._client = api.make_client(api_key=self._secret, base_url=self.base_url, timeout_s=self.timeout_s)
         self.state_dir = Path(state_dir)
         self.poll_interval_s = poll_interval_s
         self.max_wait_s = max_wait_s
@@ -75,6 +76,10 @@ class OpenAIBatchBackend(api.ApiBackendBase):
             "state_dir": str(self.state_dir), "max_requests_per_batch": self.max_requests_per_batch,
             "batch_ids": list(self._batch_ids),
         }  # fmt: skip
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()
 
     # -- the run ---------------------------------------------------------------------------------
     def generate(self, requests: Iterable[Request], decoding: Decoding) -> Iterator[Result]:

@@ -20,6 +20,10 @@ SLURM array job (8 GPUs, one shard each, one store on the shared filesystem)::
 
 A requeued or resubmitted task skips what its shard already stored; `python -m personalib status
 --store /shared/personalib/store` shows what is still missing.
+
+`--workers N` runs N client processes on this node (one shard each, composing with `--shard`), for
+a fast server that one Python process cannot keep busy (vLLM on a node of GPUs); see
+`personalib.workers`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import signal
 import sys
 
+from personalib.errors import PersonalibError
 from personalib.generate import GenerateOptions, check_options, generate
 from personalib.params import load_profile
 from personalib.paths import user_path
@@ -50,8 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", help="I/N: run shard I (0-based) of N, partitioned by request key")
     parser.add_argument("--dry-run", action="store_true", help="print counts (and API cost estimates); send nothing")
     parser.add_argument("--max-cost", type=float, help="refuse to start when the API cost estimate exceeds this (USD)")
-    parser.add_argument("--chunk-size", type=int, help="requests per backend call and stored part (default 8x batch)")
+    parser.add_argument("--chunk-size", type=int, help="rows per stored part, and requests per backend call for the "
+                        "hf and Batch API backends (default 8x batch_size or api.concurrency; openai: at least 4096)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="N client processes on this node, one shard each, one store (personalib/workers.py)")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -77,9 +85,15 @@ def run(args: argparse.Namespace) -> int:
         command=["personalib", "generate", *sys.argv[2:]] if sys.argv[1:2] == ["generate"] else [],
     )
     check_options(options)
+    if args.workers < 1:
+        raise PersonalibError(f"--workers must be >= 1, got {args.workers}")
     profile = load_profile(args.profile)
     if profile.generations == "released":
         return import_released(profile, args)
+    if args.workers != 1 and not args.dry_run:
+        from personalib.workers import run_workers
+
+        return run_workers(args.profile, profile, options, args.workers)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # SLURM's preemption / time limit
     try:
         summary = generate(profile, options, out=sys.stderr)

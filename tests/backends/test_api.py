@@ -9,8 +9,10 @@ import threading
 import httpx2
 import openai
 import pytest
+import urllib3
 
 from personalib.backends import api
+from personalib.backends.transport import HTTPStatusError
 from personalib.backends.base import Decoding
 from personalib.errors import ConfigError, PersonalibError
 
@@ -52,6 +54,14 @@ def test_null_key_variable_only_for_a_local_server() -> None:
         (json.JSONDecodeError("bad", "{", 0), True),
         (api.MalformedResponse("no choices"), True),
         (KeyError("x"), False),
+        (HTTPStatusError(429, "slow down", {}), True),
+        (HTTPStatusError(502, "bad gateway", {}), True),
+        (HTTPStatusError(409, "conflict", {}), True),
+        (HTTPStatusError(401, "bad key", {}), False),
+        (HTTPStatusError(400, "bad request", {}), False),
+        (urllib3.exceptions.ReadTimeoutError(None, "/v1/chat/completions", "read timed out"), True),
+        (urllib3.exceptions.NewConnectionError(None, "connection refused"), True),
+        (urllib3.exceptions.ProtocolError("connection reset"), True),
     ],
 )
 def test_retry_classification(exc: BaseException, retry: bool) -> None:
@@ -62,6 +72,14 @@ def test_retry_after_headers() -> None:
     assert api.retry_after_s(_status_error(429, {"retry-after-ms": "250"})) == pytest.approx(0.25)
     assert api.retry_after_s(_status_error(429, {"Retry-After": "3"})) == 3.0
     assert api.retry_after_s(_status_error(429)) is None
+    headers = urllib3.HTTPHeaderDict({"Retry-After": "2"})  # case-insensitive, as urllib3 hands them over
+    assert api.retry_after_s(HTTPStatusError(429, "slow down", headers)) == 2.0
+
+
+def test_errors_of_the_lean_http_path_are_described_like_the_clients() -> None:
+    assert api.describe_error(HTTPStatusError(401, "invalid api key", {}), None) == "HTTP 401: invalid api key"
+    assert api.describe_error(urllib3.exceptions.ReadTimeoutError(None, "/v1", "read timed out"), None) == "timed out"
+    assert api.describe_error(urllib3.exceptions.ProtocolError("reset by peer"), None).startswith("connection error")
 
 
 def test_backoff_is_exponential_with_jitter_capped_and_honours_retry_after() -> None:
@@ -124,6 +142,7 @@ def test_chat_body_and_result() -> None:
     body = api.chat_body("gpt-x", messages, Decoding(max_new_tokens=100, temperature=0.0, top_p=1.0, seed=42))
     assert body == {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0,
                     "top_p": 1.0, "max_tokens": 100, "seed": 42}  # fmt: skip
+    assert list(body) == ["model", "messages", "max_tokens", "seed", "temperature", "top_p"]  # the official client's order
     assert "seed" not in api.chat_body("gpt-x", messages, Decoding(seed=None))
     completion = {"id": "c1", "model": "gpt-x", "system_fingerprint": "fp_1",
                   "choices": [{"message": {"role": "assistant", "content": "B"}, "finish_reason": "stop"}],

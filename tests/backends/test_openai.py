@@ -154,3 +154,69 @@ def test_engine_run_stops_at_the_bound_then_resumes(fake_openai, tmp_path, monke
     assert len(rows) == len({r["key"] for r in rows}) == 31 * 4
     answers = {fake_answer(MODEL, e.body["messages"]) for e in server.requests("/v1/chat/completions", outcome="ok")}
     assert {r["text"] for r in rows} <= answers
+
+
+def _engine_store(server, tmp_path, name: str, concurrency: int, chunk_size: int | None) -> tuple[dict, list[dict]]:
+    """One `generate` run of 31 personas x 4 MMLU demo items against `server` into its own store."""
+    import io
+
+    import yaml
+
+    from personalib.generate import GenerateOptions, generate
+    from personalib.params import load_profile
+    from personalib.store import Store
+
+    params = {
+        "name": "fake", "display_name": "fake", "backend": "openai", "model_id": MODEL, "persona_placement": "system",
+        "api": {"base_url": server.base_url, "api_key_env": None, "concurrency": concurrency, "max_retries": 8, "timeout_s": 5},
+    }  # fmt: skip
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "fake.yaml").write_text(yaml.safe_dump(params))
+    profile = {"name": "run", "models": [str(folder / "fake.yaml")], "datasets": {"mmlu": {"demo": True, "limit": 4}},
+               "persona_sets": ["empty", "control"], "store": str(folder / "store"), "reports": str(folder / "reports")}  # fmt: skip
+    (folder / "run.yaml").write_text(yaml.safe_dump(profile))
+    options = GenerateOptions(progress=False, chunk_size=chunk_size)
+    summary = generate(load_profile(folder / "run.yaml"), options, out=io.StringIO())
+    rows = Store(folder / "store").read_raw(["key", "persona_set", "persona", "dataset", "item_id", "text"]).to_pylist()
+    return summary["counts"], rows
+
+
+def test_engine_store_is_the_same_one_at_a_time_and_at_high_concurrency(fake_openai, tmp_path) -> None:
+    """The fast path (64 in flight, one call per dataset, parts of 4096) stores exactly what one
+    request at a time with a part per two answers stores: same entries, keys and texts, each once."""
+    server = fake_openai()
+    slow_counts, slow = _engine_store(server, tmp_path, "slow", concurrency=1, chunk_size=2)
+    fast_counts, fast = _engine_store(server, tmp_path, "fast", concurrency=64, chunk_size=None)
+    assert slow_counts == fast_counts == {"planned": 31 * 4, "skipped": 0, "reused": 0, "generated": 31 * 4, "failed": 0}
+    identity = lambda row: (row["key"], row["persona_set"], row["persona"], row["dataset"], row["item_id"])  # noqa: E731
+    assert len(slow) == len(fast) == len({identity(r) for r in fast}) == 31 * 4  # each entry exactly once
+    assert sorted(slow, key=identity) == sorted(fast, key=identity)
+    sent = {fake_answer(e.body["model"], e.body["messages"]) for e in server.requests("/v1/chat/completions", outcome="ok")}
+    assert {r["text"] for r in fast} <= sent
+    assert len(list((tmp_path / "slow" / "store" / "parts").glob("*.parquet"))) == 31 * 4 / 2
+    assert len(list((tmp_path / "fast" / "store" / "parts").glob("*.parquet"))) == 1
+
+
+def test_closing_the_stream_stops_sending_and_workers_wait_for_the_consumer(fake_openai, monkeypatch) -> None:
+    """Nothing new is sent once the consumer closes the stream (Ctrl-C, a failed store write), and
+    workers take no request while `concurrency + AHEAD` are taken and not consumed."""
+    import time
+
+    from personalib.backends import openai as backend_module
+
+    monkeypatch.setattr(backend_module, "AHEAD", 3)
+    server = fake_openai()
+    backend = _backend(server, concurrency=2)
+    stream = backend.generate(_requests(100), Decoding())
+    first = [next(stream) for _ in range(4)]
+    time.sleep(0.5)  # the workers would have sent all 100 by now without the bound
+    assert len(server.requests("/v1/chat/completions")) <= 4 + 2 + 3
+    stream.close()
+    sent = len(server.requests("/v1/chat/completions"))
+    time.sleep(0.3)
+    assert len(server.requests("/v1/chat/completions")) == sent <= 9
+    _assert_correct(first, _requests(100))
+    results = list(backend.generate(_requests(10), Decoding()))  # the same workers serve the next call
+    assert len(results) == 10
+    backend.close()
