@@ -174,7 +174,7 @@ TARGETS: dict[str, Target] = {
     "dryrun-store": Target("<= 60 s, <= 2 GiB", wall_s=60, rss=2 * GIB),
     "score-cold": Target("<= 3 min, <= 4 GiB", wall_s=180, rss=ONE_MODEL_RSS),
     "score-warm": Target("<= 4 GiB", rss=ONE_MODEL_RSS),
-    "reports": Target("4 per-model reports <= 6 min, <= 4 GiB", wall_s=360, rss=ONE_MODEL_RSS),
+    "reports": Target("4 per-model: <= 6 min, <= 4 GiB", wall_s=360, rss=ONE_MODEL_RSS),
     "status7": Target("<= 60 s, <= 1.5 GiB", wall_s=60, rss=1.5 * GIB),
     "score7-cold": Target("<= 6 GiB", rss=6 * GIB),
     "score7-warm": Target("<= 6 GiB", rss=6 * GIB),
