@@ -211,8 +211,16 @@ class Bench:
                 return
 
 
+def command_line() -> list[str]:
+    """This benchmark's options from `sys.argv`: what follows the benchmark names given to
+    `python -m benchmarks` (which leaves the options there), or all of it when run as a module."""
+    argv = sys.argv[1:]
+    first = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    return argv[first:]
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(sys.argv[1:] if argv is None and __name__ == "__main__" else argv or [])
+    args = parse_args(command_line() if argv is None else argv)
     fractions = fractions_of(args.scales or ("1/8" if args.quick else "1/8,1/4,1/2,1"))
     steps = set(DEFAULT_STEPS if args.steps is None else (s.strip() for s in args.steps.split(",")))
     unknown = sorted(steps - set(ALL_STEPS))

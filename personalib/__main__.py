@@ -19,10 +19,14 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; with `only`, of that one command (its module alone is imported, so
+    a command starts without the import time of the others, e.g. the notebook stack of `report`)."""
     parser = argparse.ArgumentParser(prog="personalib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name, help_text in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         module = _command_module(name)
         if module is None:
             continue
@@ -42,7 +46,8 @@ def _command_module(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args._module.run(args) or 0)

@@ -9,7 +9,7 @@ part way (bounded failure, Ctrl-C), so a crash loses at most one chunk.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -109,8 +109,10 @@ def send(
     run_id: str,
     bar: tqdm,
     counts: Counts,
+    on_stored: Callable[[], None] | None = None,
 ) -> None:
-    """Send each distinct request once, chunk by chunk; store every label's row per finished chunk."""
+    """Send each distinct request once, chunk by chunk; store every label's row per finished chunk
+    (then call `on_stored`, e.g. to renew the run's heartbeat)."""
     shared = todo[todo.duplicated("key", keep=False)]  # requests planned under several labels (rare)
     labels = {key: list(group.itertuples(index=False)) for key, group in shared.groupby("key", sort=False)}
     unique = todo.drop_duplicates("key")
@@ -144,6 +146,8 @@ def send(
             if rows:
                 store.append(rows)
             counts.generated += len(rows)
+            if rows and on_stored is not None:
+                on_stored()
             if not interrupted:
                 done = {r.key for r in results}
                 counts.failed += sum(len(labels.get(key, (None,))) for key in chunk if key not in done)

@@ -7,15 +7,21 @@ the chunk is done, so a crash loses at most one chunk. A request planned under s
 same prompt for two identical items, or one persona in two persona sets) is sent once and stored
 once per label; a request already stored under another label is not sent again (counted `reused`).
 
-Everything that can be checked is checked before anything is written: params, datasets, persona
-sets, the API key's environment variable and, with `--max-cost`, the run's API cost estimate.
-Every run writes a manifest (`personalib.store.manifest`) and logs each model's persona placement.
+Everything that can be checked is checked before a model is loaded or anything is written: the
+options (`check_options`), params, datasets, persona sets, that the store is a folder this process
+can write in, the API key's environment variable and, with `--max-cost`, the run's API cost
+estimate. Every run writes a manifest (`personalib.store.manifest`) with the process that runs it
+and a heartbeat renewed as chunks are stored (at most every `HEARTBEAT_S`), so that `status` can
+tell a run killed with SIGKILL from a live one, and logs each model's persona placement. When the
+store cannot be written part way (a full disk), what was stored stays, the summary is printed, the
+manifest is marked failed where it can still be written, and the error says what this run stored.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -28,6 +34,7 @@ from tqdm import tqdm
 from personalib import prompts
 from personalib.backends.base import Backend, Decoding
 from personalib.dispatch import Counts, pending, reuse, send
+from personalib.dryrun import stored_grid
 from personalib.errors import ConfigError, PersonalibError
 from personalib.params import DatasetSpec, ModelParams, Profile, effective_decoding, load_model
 from personalib.personas import Persona
@@ -35,14 +42,19 @@ from personalib.runplan import (
     PLAN_COLUMNS,
     RequestMaker,
     estimate_cost,
+    estimate_grid_cost,
     load_items,
     plan_entries,
     select_datasets,
     select_persona_sets,
 )
+from personalib.runrecord import RunContext, finish
 from personalib.store import ROW_IDENTITY, Store, environment, new_run_id, utc_now
+from personalib.store.index import settings_rows
+from personalib.store.manifest import process_identity
+from personalib.writable import check_store
 
-__all__ = ["Counts", "GenerateOptions", "default_factory", "generate"]
+__all__ = ["Counts", "GenerateOptions", "check_options", "default_factory", "generate"]
 
 log = logging.getLogger("personalib.generate")
 
@@ -89,10 +101,24 @@ def default_factory(store: Store) -> BackendFactory:
     return make
 
 
+def check_options(options: GenerateOptions) -> None:
+    """Refuse option values no run can use (PersonalibError naming the option), before anything
+    is loaded: `--limit` and `--chunk-size` >= 1, `--max-cost` a number >= 0, `--shard` I/N with
+    0 <= I < N."""
+    for name, value in (("--limit", options.limit), ("--chunk-size", options.chunk_size)):
+        if value is not None and value < 1:
+            raise PersonalibError(f"{name} must be >= 1, got {value}")
+    if options.max_cost is not None and not (math.isfinite(options.max_cost) and options.max_cost >= 0):
+        raise PersonalibError(f"--max-cost must be a number of USD >= 0, got {options.max_cost:g}")
+    if options.shard is not None:
+        index, count = options.shard
+        if count < 1 or not 0 <= index < count:
+            raise PersonalibError(f"--shard {index}/{count}: need N >= 1 and 0 <= I < N")
+
+
 def _prepare(profile: Profile, options: GenerateOptions) -> tuple[list[_ModelRun], list[Persona]]:
     """Load and check everything a run needs before anything is written (clear errors, exit 2)."""
-    if options.limit is not None and options.limit < 1:
-        raise PersonalibError(f"--limit must be >= 1, got {options.limit}")
+    check_options(options)
     persona_sets = select_persona_sets(profile, options.persona_sets)
     personas = [p for members in persona_sets.values() for p in members]
     unknown = [m for m in options.models or [] if m not in profile.models]
@@ -151,8 +177,6 @@ def _check_api_key(model: ModelParams) -> None:
 
 def _chunk_size(model: ModelParams, options: GenerateOptions) -> int:
     if options.chunk_size is not None:
-        if options.chunk_size < 1:
-            raise PersonalibError(f"--chunk-size must be >= 1, got {options.chunk_size}")
         return options.chunk_size
     if model.backend == "openai-batch":  # one Batch API job per chunk: make it as large as a part
         return options.rows_per_part
@@ -191,38 +215,6 @@ def _model_manifest(run: _ModelRun, placement: str, backend: Backend | None, tok
     }
 
 
-def _summary_line(model: str, dataset: str, counts: Counts) -> str:
-    return (
-        f"{model:<20} {dataset:<11} planned {counts.planned:>9,}  already stored {counts.skipped:>9,}  "
-        f"reused {counts.reused:>7,}  generated {counts.generated:>9,}  failed {counts.failed:>7,}"
-    )
-
-
-@dataclass
-class _Context:
-    """One run's shared state: where it writes, what it planned so far, where it reports."""
-
-    store: Store
-    options: GenerateOptions
-    personas: list[Persona]
-    manifest: dict[str, Any]
-    out: TextIO
-    total: Counts = field(default_factory=Counts)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    costs: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def run_id(self) -> str:
-        return self.manifest["run_id"]
-
-
-def _nothing_done(manifest: dict[str, Any], total: Counts) -> bool:
-    """A completed run that found everything already stored leaves the store as it was (its
-    manifest is removed), so that reports built from the store stay up to date (docs/reports.md)."""
-    return (manifest["status"] == "completed" and total.planned == total.skipped
-            and not (total.reused or total.generated or total.failed))
-
-
 def generate(
     profile: Profile,
     options: GenerateOptions | None = None,
@@ -238,61 +230,41 @@ def generate(
     """
     options = options or GenerateOptions()
     runs, personas = _prepare(profile, options)
-    if options.max_cost is not None and not options.dry_run:
-        _check_cost(profile, options, [r.ref for r in runs if r.params.is_api])
     store = Store(options.store or profile.store_path(), rows_per_part=options.rows_per_part)
+    if not options.dry_run:
+        check_store(store.path, "--store" if options.store is not None else "the profile's `store`")
+    if options.max_cost is not None and not any(r.params.is_api for r in runs):
+        print(f"warning: --max-cost applies to API models only; this run has none "
+              f"({', '.join(r.params.name for r in runs)}), so it does not limit anything", file=out, flush=True)
+    elif options.max_cost is not None and not options.dry_run:
+        _check_cost(profile, options, [r.ref for r in runs if r.params.is_api])
+    started = utc_now()
     manifest: dict[str, Any] = {
         "run_id": new_run_id(), "origin": "generated", "status": "running", "profile": profile.name,
-        "command": options.command, "store": str(store.path), "started_at": utc_now(), "ended_at": None,
+        "command": options.command, "store": str(store.path), "started_at": started, "ended_at": None,
+        "process": process_identity(), "heartbeat_at": started,
         "shard": f"{options.shard[0]}/{options.shard[1]}" if options.shard else None, "limit": options.limit,
         "persona_sets": sorted({p.set_name for p in personas}), "n_personas": len(personas),
         "environment": environment(), "models": [], "counts": asdict(Counts()),
     }  # fmt: skip
-    ctx = _Context(store, options, personas, manifest, out)
+    ctx = RunContext(store, options, personas, manifest, out)
+    error: BaseException | None = None
     try:
         for run in runs:
             _run_model(ctx, run, backend_factory or default_factory(store))
-    except BaseException as exc:
+        manifest["status"] = "completed"
+    except BaseException as exc:  # stored chunks stay; the manifest and summary say what happened
         manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         manifest["error"] = f"{type(exc).__name__}: {exc}"
-        raise
-    else:
-        manifest["status"] = "completed"
-    finally:
-        manifest["ended_at"] = utc_now()
-        manifest["counts"] = asdict(ctx.total)
-        if manifest["models"] and not options.dry_run:
-            if _nothing_done(manifest, ctx.total):  # drop the manifest written before sending
-                (store.manifests_dir / f"{manifest['run_id']}.json").unlink(missing_ok=True)
-            else:
-                store.write_manifest(manifest)
-        _print_summary(ctx)
+        error = exc
+    finish(ctx, error)
     return {
         "run_id": ctx.run_id, "store": str(store.path), "dry_run": options.dry_run, "counts": asdict(ctx.total),
         "rows": ctx.rows, "costs": ctx.costs, "corrupt_set_aside": [asdict(c) for c in store.set_aside],
     }  # fmt: skip
 
 
-def _print_summary(ctx: _Context) -> None:
-    verb = "dry run" if ctx.options.dry_run else "run"
-    print(f"\nsummary ({verb} {ctx.run_id}; store {ctx.store.path}):", file=ctx.out)
-    for row in ctx.rows:
-        print("  " + _summary_line(row["model"], row["dataset"], Counts(**row["counts"])), file=ctx.out)
-    print("  " + _summary_line("total", "", ctx.total), file=ctx.out)
-    if ctx.options.dry_run:
-        print(f"  to send: {ctx.total.to_send:,} requests (dry run: nothing sent, nothing written)", file=ctx.out)
-    for cost in ctx.costs:
-        usd = "no prices in params api" if cost["usd"] is None else f"${cost['usd']:,.2f}"
-        print(
-            f"  API estimate {cost['model']}/{cost['dataset']}: {cost['requests']:,} requests, "
-            f"{cost['input_tokens']:,} input tokens, <= {cost['output_tokens']:,} output tokens, {usd} "
-            f"({cost['method']})",
-            file=ctx.out,
-        )
-    ctx.out.flush()
-
-
-def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
+def _run_model(ctx: RunContext, run: _ModelRun, factory: BackendFactory) -> None:
     backend = None if ctx.options.dry_run else factory(run.params)
     try:
         tokenizer = getattr(backend, "tokenizer", None) if backend is not None else _tokenizer_only(run.params)
@@ -301,6 +273,7 @@ def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
         entry = _model_manifest(run, placement, backend, tokenizer)
         entry["settings"] = maker.settings
         ctx.manifest["models"].append(entry)
+        _warn_other_settings(ctx, run.params.name, maker.settings)
         if backend is not None:
             _record_plans(ctx, run, maker, entry)
         todo = list(run.items)
@@ -309,6 +282,9 @@ def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
                 dataset = todo[0]
                 counts = Counts()
                 try:
+                    if backend is None and ctx.options.shard is None:  # counts, no plan: personalib.dryrun
+                        _dry_counts(ctx, run, dataset, maker, counts)
+                        continue
                     if backend is None:
                         entries = plan_entries(maker, dataset, run.items[dataset], ctx.personas, ctx.options.shard)
                     else:
@@ -325,7 +301,7 @@ def _run_model(ctx: _Context, run: _ModelRun, factory: BackendFactory) -> None:
             backend.close()
 
 
-def _account(ctx: _Context, run: _ModelRun, entry: dict[str, Any], dataset: str, counts: Counts) -> None:
+def _account(ctx: RunContext, run: _ModelRun, entry: dict[str, Any], dataset: str, counts: Counts) -> None:
     """Add one dataset's counts to the model's, the run's and the summary's."""
     ctx.total.add(counts)
     model_counts = Counts(**entry["counts"])
@@ -334,7 +310,7 @@ def _account(ctx: _Context, run: _ModelRun, entry: dict[str, Any], dataset: str,
     ctx.rows.append({"model": run.params.name, "dataset": dataset, "counts": asdict(counts)})
 
 
-def _record_plans(ctx: _Context, run: _ModelRun, maker: RequestMaker, entry: dict[str, Any]) -> None:
+def _record_plans(ctx: RunContext, run: _ModelRun, maker: RequestMaker, entry: dict[str, Any]) -> None:
     """Store the plan of every dataset of the model, and the manifest, before anything is sent.
 
     So a run killed at any point has recorded all it meant to do (`status` reports it missing).
@@ -349,7 +325,7 @@ def _record_plans(ctx: _Context, run: _ModelRun, maker: RequestMaker, entry: dic
     ctx.store.write_manifest(ctx.manifest)
 
 
-def _planned_entries(ctx: _Context, digest: str | None, items: pd.DataFrame) -> pd.DataFrame:
+def _planned_entries(ctx: RunContext, digest: str | None, items: pd.DataFrame) -> pd.DataFrame:
     """A recorded plan read back, with each entry's persona and item positions (PLAN_COLUMNS)."""
     if digest is None:
         return pd.DataFrame(columns=list(PLAN_COLUMNS))
@@ -362,7 +338,7 @@ def _planned_entries(ctx: _Context, digest: str | None, items: pd.DataFrame) -> 
 
 
 def _run_dataset(
-    ctx: _Context,
+    ctx: RunContext,
     run: _ModelRun,
     dataset: str,
     items: pd.DataFrame,
@@ -389,9 +365,43 @@ def _run_dataset(
     try:
         with tqdm(total=len(rest), desc=desc, unit="gen", file=ctx.out, disable=not ctx.options.progress) as bar:
             chunk = _chunk_size(run.params, ctx.options)
-            send(ctx.store, backend, maker, rest, ctx.personas, items, chunk, ctx.run_id, bar, counts)
+            send(ctx.store, backend, maker, rest, ctx.personas, items, chunk, ctx.run_id, bar, counts,
+                 on_stored=ctx.beat)
     finally:
         entry["datasets"][dataset]["counts"] = asdict(counts)
+
+
+def _warn_other_settings(ctx: RunContext, model: str, settings: str) -> None:
+    """Say when the store holds answers of `model` made with other settings (another backend,
+    revision, decoding, placement or prompt format): they stay, are not skipped and not mixed."""
+    if not ctx.store.exists():
+        return
+    others = {s: n for s, n in settings_rows(ctx.store, model, remember=not ctx.options.dry_run).items()
+              if s is not None and s != settings}
+    if others:
+        what = ", ".join(f"{n:,} with {s}" for s, n in sorted(others.items()))
+        message = (f"warning: the store already holds answers of {model} made with other settings ({what}; this "
+                   f"run's: {settings}): another backend, revision, decoding, persona placement or prompt format. "
+                   "They are kept and never mixed with this run's: the analysis takes the answers of the "
+                   "profile's current settings")
+        log.warning(message)
+        print(message, file=ctx.out, flush=True)
+
+
+def _dry_counts(ctx: RunContext, run: _ModelRun, dataset: str, maker: RequestMaker, counts: Counts) -> None:
+    """A dry run's counts of one model x dataset from the stored grid (personalib.dryrun), and the
+    API cost of what is missing."""
+    items = run.items[dataset]
+    grid = stored_grid(ctx.store, run.params.name, dataset, ctx.personas, items, maker.settings)
+    counts.planned = grid.stored.size
+    counts.skipped = grid.n_stored
+    if grid.unknown_settings:
+        ctx.notes.append(f"{run.params.name}/{dataset}: {grid.unknown_settings:,} stored generation(s) carry no "
+                         "settings fingerprint (store format 1) and count as made with the current settings; "
+                         "`python -m personalib upgrade` records theirs")
+    if run.params.is_api:
+        estimate = estimate_grid_cost(maker, ctx.personas, items, ~grid.stored)
+        ctx.costs.append({"model": run.params.name, "dataset": dataset, **estimate})
 
 
 def _tokenizer_only(model: ModelParams) -> Any:

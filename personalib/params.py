@@ -296,7 +296,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
         try:
             personas = load_persona_set(ref)
         except ConfigError as exc:
-            hint = "" if name in BUILTIN_SETS else f" (relative paths are read from {project_root()})"
+            relative = name not in BUILTIN_SETS and not Path(name).expanduser().is_absolute()
+            hint = f" (relative paths in a profile are read from {project_root()})" if relative else ""
             raise ConfigError(f"profile file {path}: field `persona_sets` entry {name!r}{hint}: {exc}") from exc
         set_stems = {p.stem for p in personas}
         if profile.personas is not None and not set_stems & set(profile.personas):

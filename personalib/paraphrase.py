@@ -40,6 +40,7 @@ from personalib.personas import load_persona_set
 from personalib.sources import fetch
 from personalib.store import utc_now
 from personalib.tasks.attitudes import read_paraphrases, read_questionnaire
+from personalib.writable import folder_problem
 
 STUDY_MODEL = "gpt-4-1106-preview"
 STUDY_DECODING = Decoding(max_new_tokens=1000, temperature=1.0, top_p=0.95, seed=42)
@@ -149,8 +150,16 @@ def _write(out: Path, text: str, answers: list[dict[str, Any]], meta: dict[str, 
 
 
 def _check_out(out: Path, force: bool) -> None:
+    """`out` must be a new file (or, with `force`, a file) in a folder this process can write in,
+    checked before the model is asked (and paid)."""
+    if out.is_dir():
+        raise PersonalibError(f"--out {out} is a folder; give the path of the file to write")
     if out.exists() and not force:
         raise PersonalibError(f"{out} exists; pass --force to overwrite it or choose another --out")
+    problem = folder_problem(out.parent)
+    if problem:
+        raise PersonalibError(f"--out {out}: its folder {out.parent}: {problem}; nothing was asked. "
+                              "Choose a folder you can write to.")
 
 
 def regenerate_control_personas(out: Path, *, model: str = STUDY_MODEL, base_url: str | None = None,

@@ -30,3 +30,10 @@ def cache_dir() -> Path:
     env = os.environ.get("PERSONALIB_CACHE")
     path = Path(env) if env else Path.home() / ".cache" / "personalib"
     return path.expanduser()
+
+
+def user_path(value: str | Path) -> Path:
+    """A path typed on the command line: `~` expanded, relative to the current directory (as in
+    every command-line tool), made absolute. Paths inside a profile are relative to the project
+    root instead (`personalib.params.resolve_path`)."""
+    return Path(os.path.abspath(Path(value).expanduser()))

@@ -18,7 +18,8 @@ The stem (file stem / `persona` column) is the text with spaces replaced by "_" 
 given. A file is rejected with a `ConfigError` naming the file and the entry when: it is not a
 mapping with a `personas` list, an entry has unknown keys, a missing or empty `category`, an empty
 `text` (only the study's built-in `empty` persona may be empty), a stem that is not a usable file
-stem, or two entries share a stem. User set names must differ from the built-in set names.
+stem, two entries share a stem, or a text or stem is longer than `MAX_PERSONA_CHARS` (300; a
+category: `MAX_CATEGORY_CHARS`, 100). User set names must differ from the built-in set names.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ REGULAR_CATEGORIES: tuple[str, ...] = (
 """The 12 regular persona categories (METHODS 1), in the study's order."""
 
 EMPTY_STEM = "empty"
+MAX_PERSONA_CHARS = 300
+"""Most characters a persona `text` (and `stem`) may have; the study's longest persona has 45. A
+persona is a short description put in "You are {text}." before every prompt, so a longer one is
+a mistake (a pasted document), and it would make every prompt that long."""
+MAX_CATEGORY_CHARS = 100
+"""Most characters a persona `category` may have (a label in tables and figures)."""
 _ENTRY_KEYS = ("text", "category", "stem")
 _FILE_KEYS = ("name", "description", "personas")
 _BAD_STEM = re.compile(r"[\s/\\\x00]")
@@ -163,16 +170,29 @@ def parse_persona_file(path: Path, *, builtin: bool = False) -> list[Persona]:
     return personas
 
 
+def _short(value: Any, most: int = 60) -> str:
+    """`repr(value)`, cut to `most` characters."""
+    text = repr(value)
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 def _parse_entry(path: Path, index: int, entry: Any, set_name: str, allow_empty: bool) -> Persona:
     where = f"persona set file {path}: personas[{index}]"
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a mapping like {{text: a farmer, category: profession}}, got {entry!r}")
+        raise ConfigError(f"{where}: expected a mapping like {{text: a farmer, category: profession}}, got {_short(entry)}")
     unknown = sorted(set(map(str, entry)) - set(_ENTRY_KEYS))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_ENTRY_KEYS)}")
     text = entry.get("text")
     if not isinstance(text, str):
-        raise ConfigError(f"{where}: `text` must be a string, got {text!r}")
+        raise ConfigError(f"{where}: `text` must be a string, got {_short(text)}")
+    for field_name, value, most in (("text", text, MAX_PERSONA_CHARS), ("stem", entry.get("stem"), MAX_PERSONA_CHARS),
+                                    ("category", entry.get("category"), MAX_CATEGORY_CHARS)):
+        if isinstance(value, str) and len(value) > most:
+            raise ConfigError(
+                f"{where}: `{field_name}` is {len(value):,} characters long ({_short(value)}); at most {most} are "
+                f"allowed (a persona is a short description, e.g. 'a retired nurse'; docs/personas.md)"
+            )
     if not text.strip() and not (allow_empty and text == ""):
         raise ConfigError(
             f"{where}: `text` is empty; only the study's built-in `empty` set may hold the empty "
@@ -180,11 +200,11 @@ def _parse_entry(path: Path, index: int, entry: Any, set_name: str, allow_empty:
         )
     category = entry.get("category")
     if not isinstance(category, str) or not category.strip():
-        raise ConfigError(f"{where} ({text!r}): missing or empty `category`; every entry needs one")
+        raise ConfigError(f"{where} ({_short(text)}): missing or empty `category`; every entry needs one")
     stem = entry.get("stem", persona_stem(text))
     if not isinstance(stem, str) or not stem or _BAD_STEM.search(stem) or stem in {".", ".."}:
         raise ConfigError(
-            f"{where} ({text!r}): stem {stem!r} is not a usable file stem (no whitespace, slashes "
+            f"{where} ({_short(text)}): stem {_short(stem)} is not a usable file stem (no whitespace, slashes "
             "or NUL); give a `stem:`"
         )
     return Persona(text=text, category=category, stem=stem, set_name=set_name)

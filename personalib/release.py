@@ -29,34 +29,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
-import shutil
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
 import sys
-import tarfile
-import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
+import pyarrow as pa
+
 from personalib import DATASETS
 from personalib.errors import PersonalibError, SourceMissingError
 from personalib.params import list_models, load_model
-from personalib.paths import cache_dir
 from personalib.personas import load_persona_set
-from personalib.sources import download, fetch
-from personalib.store import RELEASED_SETTINGS, Store, environment, new_run_id, utc_now
+from personalib.release_download import RELEASE_COMMIT, RELEASE_REPO, download_record
+from personalib.sources import fetch
+from personalib.store import RELEASED_SETTINGS, ROW_SCHEMA, Store, environment, new_run_id, utc_now
 from personalib.tasks import TASKS
 from personalib.tasks.attitudes import STUDY_PARAPHRASES
 from personalib.tasks.bbq import CATEGORY_ROWS
 from personalib.tasks.bbq import read_sampled_ids as read_bbq_ids
 from personalib.tasks.mmlu import read_sampled_ids as read_mmlu_ids
 
-RELEASE_REPO = "peluz/persona-behavior"
-RELEASE_COMMIT = "4a41789facfdcd420ff3e5ed85c66cb8483ff016"
-"""The repository commit whose README announces the complete `results/` folder (pinned)."""
-RELEASE_URL = "https://codeload.github.com/{repo}/tar.gz/{commit}"
 SAMPLED_IDS = {"mmlu": "data/mmlu/sampled_ids.json", "bbq": "data/bbq/sampled_ids.json"}
 DATASET_OF_FOLDER: dict[str, str] = {name: name for name in DATASETS} | {"attitudes_extra": "attitudes"}
 N_TWEETS = TASKS["toxicity"].source_rows
@@ -93,6 +91,7 @@ class ImportSummary:
     new_rows: int = 0
     skipped_files: list[str] = field(default_factory=list)
     failed_files: list[str] = field(default_factory=list)
+    download: dict[str, Any] | None = None  # `download_record` of the release folder, if downloaded
     stems: dict[tuple[str, str, str], set[str]] = field(default_factory=dict, repr=False)
 
     def add(self, model: str, f: ReleaseFile, rows: int, new_rows: int) -> None:
@@ -205,18 +204,26 @@ def expect(n: int, counts: Sequence[int]) -> None:
 def read_generations(path: Path) -> list[str]:
     """The texts of a generation file: element i must be `[{"generated_text": "<text>"}]`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise PersonalibError(f"cannot be read as JSON ({exc})") from exc
+    except RecursionError:  # arrays or objects nested thousands deep: not a generation file
+        raise PersonalibError("cannot be read as JSON: it is nested too deeply (a generation file is a "
+                              'list of [{"generated_text": ...}])') from None
     if not isinstance(data, list):
         raise PersonalibError(f"expected a JSON list, got {type(data).__name__}")
-    texts = []
-    for i, element in enumerate(data):
+    try:  # the fast path: every element well formed
+        texts = [element[0]["generated_text"] for element in data
+                 if type(element) is list and len(element) == 1]
+        if len(texts) == len(data) and all(type(t) is str for t in texts):
+            return texts
+    except (KeyError, TypeError, IndexError):
+        pass
+    for i, element in enumerate(data):  # find the first bad element, for the message
         if not (isinstance(element, list) and len(element) == 1 and isinstance(element[0], dict)
                 and isinstance(element[0].get("generated_text"), str)):
             raise PersonalibError(f'element {i} is not [{{"generated_text": "<text>"}}]: {element!r:.120}')
-        texts.append(element[0]["generated_text"])
-    return texts
+    raise PersonalibError("malformed generation list")  # unreachable: the loop finds the element
 
 
 def sampled_ids_loader(release_root: Path | None, mmlu_ids: Path | None = None,
@@ -286,10 +293,13 @@ def import_release(
     bbq_ids: Path | None = None,
     skip_unknown: bool = False,
     out: TextIO = sys.stderr,
+    workers: int | None = None,
 ) -> ImportSummary:
-    """Import the release at `path` into `store` (rules in the module doc; issue 4 item 5).
+    """Import the release at `path` into `store` (rules in the module doc).
 
     `models` (params names) and `datasets` (package dataset names) restrict what is imported.
+    Files are read and stored by `workers` processes (default: the CPUs, at most 8; 1 = in this
+    process), each file as one atomic part; memory stays that of a few files whatever the size.
     Raises PersonalibError for unknown files (unless `skip_unknown`) before writing anything, and
     after the import when some files were malformed (those files are not written).
     """
@@ -303,32 +313,21 @@ def import_release(
     for problem in problems:
         print(f"warning: skipped {problem}", file=out, flush=True)
     summary = ImportSummary(run_id=f"import-{new_run_id()}-{uuid.uuid4().hex[:8]}", commit=commit,
-                            path=str(Path(path).resolve()), started_at=utc_now(), skipped_files=problems)
+                            path=str(Path(path).resolve()), started_at=utc_now(), skipped_files=problems,
+                            download=download_record(root.parent))
     manifest = _manifest(summary, store)
     store.write_manifest(manifest)
-    ids_of = sampled_ids_loader(root.parent, mmlu_ids, bbq_ids)
-    indexes: dict[str, Any] = {}
+    imported = _imported_files(store, files, folder_models, commit)
+    jobs = [_FileJob(f, folder_models[f.model_folder].name, folder_models[f.model_folder].model_id,
+                     folder_models[f.model_folder].revision, f.path in imported) for f in files]
+    ids = (str(root.parent), str(mmlu_ids) if mmlu_ids else None, str(bbq_ids) if bbq_ids else None)
     try:
-        for f in files:
-            model = folder_models[f.model_folder]
-            try:
-                texts = read_generations(f.path)
-                ids = item_ids(f.dataset_folder, len(texts), ids_of)
-            except PersonalibError as exc:
-                if isinstance(exc, SourceMissingError):
-                    raise
-                summary.failed_files.append(f"{f.path}: {exc}")
-                print(f"error: {f.path}: {exc}; file not imported", file=out, flush=True)
+        for job, (n, error) in zip(jobs, _run_jobs(jobs, store, commit, summary.run_id, ids, workers)):
+            if error is not None:
+                summary.failed_files.append(f"{job.file.path}: {error}")
+                print(f"error: {job.file.path}: {error}; file not imported", file=out, flush=True)
                 continue
-            keys = release_keys(commit, model.name, f.persona_set, f.dataset_folder, f.stem, len(texts))
-            if model.name not in indexes:
-                indexes[model.name] = store.key_index(model=model.name)
-            rows = [_row(model, f, item, text, key, summary.run_id)
-                    for item, text, key, done in zip(ids, texts, keys, indexes[model.name].contains(keys))
-                    if not done]
-            if rows:
-                store.append(rows)
-            summary.add(model.name, f, len(texts), len(rows))
+            summary.add(job.model, job.file, n, 0 if job.done else n)
     except BaseException as exc:
         manifest.update(_manifest(summary, store), status="failed", error=f"{type(exc).__name__}: {exc}")
         store.write_manifest(manifest)
@@ -347,13 +346,90 @@ def _listing(lines: list[str], most: int = 20) -> str:
     return "\n  ".join(lines[:most]) + ("\n  ..." if len(lines) > most else "")
 
 
-def _row(model: Any, f: ReleaseFile, item_id: str, text: str, key: str, run_id: str) -> dict[str, Any]:
-    return {
-        "key": key, "model": model.name, "model_id": model.model_id, "revision": model.revision,
-        "persona_set": f.persona_set, "persona": f.stem, "dataset": DATASET_OF_FOLDER[f.dataset_folder],
-        "item_id": item_id, "text": text, "run_id": run_id, "origin": "imported",
-        "settings": RELEASED_SETTINGS,
-    }
+@dataclass(frozen=True)
+class _FileJob:
+    """One release file to import (plain values, sent to a worker process)."""
+
+    file: ReleaseFile
+    model: str
+    model_id: str
+    revision: str | None
+    done: bool  # already in the store: read (to count and check it), not written again
+
+
+_LOADERS: dict[tuple[str | None, ...], Callable[[str], Any]] = {}
+
+
+def _import_file(job: _FileJob, store_path: str, rows_per_part: int, commit: str, run_id: str,
+                 ids: tuple[str | None, ...]) -> tuple[int, str | None]:
+    """Read, check and store one release file (in a worker process): (generations, error)."""
+    if ids not in _LOADERS:
+        _LOADERS[ids] = sampled_ids_loader(Path(ids[0]) if ids[0] else None,  # type: ignore[arg-type]
+                                           Path(ids[1]) if ids[1] else None, Path(ids[2]) if ids[2] else None)
+    f = job.file
+    try:
+        texts = read_generations(f.path)
+        item_id = pa.array(item_ids(f.dataset_folder, len(texts), _LOADERS[ids]), pa.string())
+    except PersonalibError as exc:
+        if isinstance(exc, SourceMissingError):
+            raise
+        return 0, str(exc)
+    if not job.done:
+        keys = release_keys(commit, job.model, f.persona_set, f.dataset_folder, f.stem, len(texts))
+        Store(store_path, rows_per_part=rows_per_part).append(_file_table(job, item_id, texts, keys, run_id))
+    return len(texts), None
+
+
+def _run_jobs(jobs: list[_FileJob], store: Store, commit: str, run_id: str, ids: tuple[str | None, ...],
+              workers: int | None) -> Iterator[tuple[int, str | None]]:
+    """Each job's (generations, error), in order; several worker processes when there is work."""
+    n = workers if workers is not None else min(8, os.cpu_count() or 1, len(jobs))
+    args = (str(store.path), store.rows_per_part, commit, run_id, ids)
+    if n <= 1 or len(jobs) < 2:
+        yield from (_import_file(job, *args) for job in jobs)
+        return
+    store._mark_format()  # before the workers write their first parts
+    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_import_file, job, *args) for job in jobs]
+        try:
+            for future in futures:
+                yield future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _imported_files(store: Store, files: Sequence[ReleaseFile], models: dict[str, Any], commit: str) -> set[Path]:
+    """The files of this release already in the store. A file is stored whole, as one part (the
+    largest release file, 58,492 generations, fits in one), so its first row's key tells; the store
+    is scanned for those keys only, in bounded memory whatever its size."""
+    first = {release_keys(commit, models[f.model_folder].name, f.persona_set, f.dataset_folder, f.stem, 1)[0]: f.path
+             for f in files}
+    if not first or not store.exists():
+        return set()
+    found = store.read_raw(["key"], keys=sorted(first)).column("key").to_pylist()
+    return {first[k] for k in found}
+
+
+def _file_table(job: _FileJob, item_ids: pa.Array, texts: list[str], keys: list[str], run_id: str) -> pa.Table:
+    """One release file's generations as store rows (ROW_SCHEMA), built column by column."""
+    n, f = len(texts), job.file
+
+    def const(value: str | None) -> pa.Array:
+        return pa.nulls(n, pa.string()) if value is None else pa.repeat(pa.scalar(value, pa.string()), n)
+
+    columns = {
+        "key": pa.array(keys, pa.string()), "model": const(job.model), "model_id": const(job.model_id),
+        "revision": const(job.revision), "persona_set": const(f.persona_set), "persona": const(f.stem),
+        "dataset": const(DATASET_OF_FOLDER[f.dataset_folder]), "item_id": item_ids,
+        "text": pa.array(texts, pa.string()), "finish_reason": const(None),
+        "n_input_tokens": pa.nulls(n, pa.int64()), "n_output_tokens": pa.nulls(n, pa.int64()),
+        "system_fingerprint": const(None), "run_id": const(run_id), "origin": const("imported"),
+        "created_at": pa.repeat(pa.scalar(datetime.now(timezone.utc), ROW_SCHEMA.field("created_at").type), n),
+        "settings": const(RELEASED_SETTINGS),
+    }  # fmt: skip
+    return pa.table(columns, schema=ROW_SCHEMA)
 
 
 def _manifest(summary: ImportSummary, store: Store) -> dict[str, Any]:
@@ -361,50 +437,10 @@ def _manifest(summary: ImportSummary, store: Store) -> dict[str, Any]:
         "run_id": summary.run_id, "origin": "imported", "status": "running", "command": "import-release",
         "store": str(store.path), "started_at": summary.started_at,
         "ended_at": utc_now(), "environment": environment(),
-        "release": {"repo": RELEASE_REPO, "commit": summary.commit, "path": summary.path},
+        "release": {"repo": RELEASE_REPO, "commit": summary.commit, "path": summary.path,
+                    "download": summary.download},
         "models": [{"name": name, "counts": counts} for name, counts in sorted(summary.counts.items())],
         "counts": {"files": summary.files, "rows": summary.rows, "new_rows": summary.new_rows,
                    "already_stored": summary.rows - summary.new_rows},
         "skipped_files": summary.skipped_files, "failed_files": summary.failed_files,
     }
-
-
-def download_release(commit: str = RELEASE_COMMIT, *, url: str | None = None, dest: Path | None = None) -> Path:
-    """The release checkout at `commit`, fetched once (tarball via urllib) and extracted into
-    `dest` (default `<cache>/release`); returns the folder holding `results/`.
-
-    Offline or failing: SourceMissingError saying what to download and where to put it.
-    """
-    dest = Path(dest) if dest is not None else cache_dir() / "release"
-    target = dest / f"persona-behavior-{commit}"
-    if (target / "results").is_dir():
-        return target
-    url = url or RELEASE_URL.format(repo=RELEASE_REPO, commit=commit)
-    tarball = dest / f"persona-behavior-{commit}.tar.gz"
-    hint = (f"Download {url} by hand and put it at {tarball} (then rerun with --download), or extract it "
-            f"and run `python -m personalib import-release <extracted folder>`.")
-    if not tarball.is_file():
-        if os.environ.get("PERSONALIB_OFFLINE", "") not in ("", "0"):
-            raise SourceMissingError(f"the study's release is not in the cache and PERSONALIB_OFFLINE is set. {hint}")
-        try:
-            download(url, tarball)
-        except SourceMissingError as exc:
-            raise SourceMissingError(f"could not download the study's release ({exc}). {hint}") from exc
-    dest.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
-    try:
-        try:
-            with tarfile.open(tarball) as archive:
-                archive.extractall(scratch, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise SourceMissingError(f"{tarball} is not a readable release tarball ({exc}); delete it and "
-                                     f"try again. {hint}") from exc
-        tops = [p for p in scratch.iterdir() if p.is_dir()]
-        if len(tops) != 1 or not (tops[0] / "results").is_dir():
-            raise SourceMissingError(f"{tarball} does not hold one repository folder with results/; delete "
-                                     f"it and try again. {hint}")
-        if not target.exists():
-            tops[0].rename(target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from personalib import DATASETS
@@ -27,6 +28,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "RequestMaker",
     "estimate_cost",
+    "estimate_grid_cost",
     "load_items",
     "plan_entries",
     "select_datasets",
@@ -82,11 +84,12 @@ def select_persona_sets(profile: Profile, names: Sequence[str] | None) -> dict[s
     return chosen
 
 
-def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None) -> pd.DataFrame:
-    """The dataset's items (docs/DESIGN.md "Items table"), first `limit` rows (spec's or given)."""
+def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None, *, task: Any = None) -> pd.DataFrame:
+    """The dataset's items (docs/DESIGN.md "Items table"), first `limit` rows (spec's or given);
+    from `task` when given (a `load_task` object already made for this spec)."""
     from personalib.tasks import load_task  # the task registry imports heavy optional readers
 
-    items = load_task(dataset, **spec.task_kwargs()).items()
+    items = (task or load_task(dataset, **spec.task_kwargs())).items()
     bounds = [b for b in (spec.limit, limit) if b is not None]
     if bounds:
         items = items.head(min(bounds))
@@ -168,6 +171,29 @@ def plan_entries(
     return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
 
 
+def _token_parts(maker: RequestMaker, personas: Sequence[Persona], items: pd.DataFrame
+                 ) -> tuple[np.ndarray, np.ndarray, float, str]:
+    """Token counts of each persona statement and each prompt, the per-request overhead (chat
+    template or API framing, and the joiner of a prepended persona) and the counting method."""
+    from personalib.prompts import persona_statement
+    from personalib.tokens import conversation_overhead, token_counter
+
+    counter = token_counter(maker.model)
+    overhead = conversation_overhead(maker.model, counter, maker.placement)
+    joiner = 0.0 if maker.placement == "system" else counter.total(["\n\n"])
+    statements = np.asarray(counter.count_many([persona_statement(p) for p in personas]), float)
+    prompts = np.asarray(counter.count_many(items["prompt"].tolist()), float)
+    return statements, prompts, overhead + joiner, counter.method
+
+
+def _cost(maker: RequestMaker, n_requests: int, n_input: float, method: str) -> dict:
+    from personalib.tokens import cost_usd
+
+    n_output = float(n_requests * maker.decoding.max_new_tokens)
+    return {"requests": n_requests, "input_tokens": round(n_input), "output_tokens": round(n_output),
+            "usd": cost_usd(maker.model, n_input, n_output), "method": method}
+
+
 def estimate_cost(maker: RequestMaker, personas: Sequence[Persona], items: pd.DataFrame, entries: pd.DataFrame) -> dict:
     """Input/output tokens and USD of sending `entries` once per distinct key (API models).
 
@@ -175,22 +201,16 @@ def estimate_cost(maker: RequestMaker, personas: Sequence[Persona], items: pd.Da
     in `personalib.tokens` (the model's tokenizer when local, tiktoken when cached, else 4
     characters per token); output tokens: the upper bound max_new_tokens. Prices: params `api`.
     """
-    from personalib.prompts import persona_statement
-    from personalib.tokens import conversation_overhead, cost_usd, token_counter
-
-    counter = token_counter(maker.model)
+    statements, prompts, per_request, method = _token_parts(maker, personas, items)
     sent = entries.drop_duplicates("key")
-    overhead = conversation_overhead(maker.model, counter, maker.placement)
-    joiner = 0.0 if maker.placement == "system" else counter.total(["\n\n"])
-    statements = counter.count_many([persona_statement(p) for p in personas])
-    prompt_tokens = counter.count_many(items["prompt"].tolist())
-    n_input = sum(statements[p] + prompt_tokens[i] for p, i in zip(sent["p_index"], sent["i_index"]))
-    n_input += len(sent) * (overhead + joiner)
-    n_output = float(len(sent) * maker.decoding.max_new_tokens)
-    return {
-        "requests": len(sent),
-        "input_tokens": round(n_input),
-        "output_tokens": round(n_output),
-        "usd": cost_usd(maker.model, n_input, n_output),
-        "method": counter.method,
-    }
+    n_input = float(statements[sent["p_index"].to_numpy(int)].sum() + prompts[sent["i_index"].to_numpy(int)].sum())
+    return _cost(maker, len(sent), n_input + len(sent) * per_request, method)
+
+
+def estimate_grid_cost(maker: RequestMaker, personas: Sequence[Persona], items: pd.DataFrame,
+                       missing: np.ndarray) -> dict:
+    """`estimate_cost` of sending every entry of a personas x items boolean matrix `missing`."""
+    statements, prompts, per_request, method = _token_parts(maker, personas, items)
+    n = int(missing.sum())
+    n_input = float(statements @ missing.sum(axis=1) + prompts @ missing.sum(axis=0))
+    return _cost(maker, n, n_input + n * per_request, method)

@@ -8,6 +8,7 @@ set aside and regenerated; the API key never reaches a file the run writes.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ import pytest
 import yaml
 
 from personalib.__main__ import main
-from personalib.store import Store, request_key, summarize
+from personalib.store import Store, request_key, summarize, utc_now
 from tests.conftest import REPO
 from tests.fake_openai_server import CHAT_PATH, FakeOpenAIServer, Faults, fake_answer
 
@@ -176,6 +177,9 @@ def test_kill_9_part_way_then_rerun_stores_every_entry_exactly_once(tmp_path: Pa
     [killed] = store.manifests()
     assert killed["status"] == "running" and killed["ended_at"] is None  # it never got to finish
     assert summarize(store)["missing"] == planned - at_kill  # the whole plan was recorded up front
+    assert killed["process"]["pid"] == proc.pid and killed["heartbeat_at"] >= killed["started_at"]
+    [run] = summarize(store)["runs"]  # what `status` shows: not "running" forever
+    assert run["state"] == "interrupted" and f"process {proc.pid} on this host ended" in run["state_reason"]
 
     err = _finish(_cli("--profile", str(profile), "--chunk-size", "2"))
     assert f"already stored {at_kill:>9,}" in err
@@ -311,3 +315,83 @@ def test_corrupt_part_is_named_set_aside_and_regenerated(
     assert f"already stored {36 - lost:>9,}" in total and f"generated {lost:>9,}" in total
     assert summarize(store)["missing"] == 0 and store.read().num_rows == 36
     _no_secret_in(tmp_path)
+
+
+# -- a full disk, and runs killed without a word ---------------------------------------------------
+
+def _full_disk_cli(parts: int, scope: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`generate ARGS` with the disk full after `parts` parts (tests/full_disk.py: fault injection)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tests.full_disk", str(parts), scope, "generate", *args, "--no-progress"],
+        cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("scope", ["parts", "all"])
+def test_a_full_disk_says_what_was_stored_prints_the_summary_and_a_rerun_resumes(
+    tmp_path: Path, api_profile: tuple[Path, FakeOpenAIServer], scope: str
+) -> None:
+    """The disk fills after 3 parts of 2 generations: the error names the file not written, says
+    that this run stored 6 (and how many are left), the summary is printed, and the manifest is
+    marked failed (`parts`: a small manifest still fits) or, when even it cannot be written (`all`),
+    the message says so and `status` shows the run as interrupted. A rerun stores the rest."""
+    profile, server = api_profile
+    env = {"PERSONALIB_TEST_API_KEY": SECRET}
+    store = Store(tmp_path / "store")
+    result = _full_disk_cli(3, scope, "--profile", str(profile), "--chunk-size", "2", env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    err = result.stderr
+    assert store.read_raw(["key"]).num_rows == 6
+    assert "could not write parts/part-" in err and "No space left on device" in err
+    assert "This run stored 6 generations before it stopped; they are kept (0 were stored before the run), " \
+           "and 30 planned generations are not stored yet." in err
+    assert "rerun the same command: it resumes" in err and "nothing of it was stored" not in err
+    total = next(line for line in err.splitlines() if line.strip().startswith("total"))
+    assert "planned        36" in total and f"generated {6:>9,}" in total
+    [manifest] = store.manifests()
+    status = subprocess.run([sys.executable, "-m", "personalib", "status", "--store", str(store.path), "--json"],
+                            capture_output=True, text=True, timeout=120)
+    [run] = json.loads(status.stdout)["runs"]
+    if scope == "parts":
+        assert f"Its manifest ({manifest['run_id']}) is marked failed." in err
+        assert manifest["status"] == "failed" and manifest["counts"]["generated"] == 6
+        assert "No space left on device" in manifest["error"] and run["state"] == "failed"
+        assert "No space left on device" in run["state_reason"]
+    else:
+        assert "Its manifest could not be updated either" in err
+        assert manifest["status"] == "running" and run["state"] == "interrupted"
+        assert f"process {manifest['process']['pid']} on this host ended" in run["state_reason"]
+    _finish(_cli("--profile", str(profile), env=env))
+    summary = summarize(store)
+    assert (summary["stored"], summary["missing"], summary["duplicates"]) == (36, 0, 0)
+    _answers_match_the_server(store, server)
+
+
+def test_status_shows_runs_killed_without_a_word_as_interrupted_or_stale(
+    tmp_path: Path, populated_store: Path
+) -> None:
+    """Manifests that still say "running": a process of this host that is gone -> interrupted; one of
+    another host without a heartbeat for a day -> stale; a live process -> running."""
+    import socket
+
+    from personalib.store.manifest import process_identity
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    store = Store(populated_store)
+    now = utc_now()
+    base = {"status": "running", "models": [{"name": "gemma3-270m-demo"}], "started_at": now, "heartbeat_at": now}
+    store.write_manifest({**base, "run_id": "killed", "process": {"host": socket.gethostname(), "pid": gone.pid}})
+    store.write_manifest({**base, "run_id": "alive", "process": process_identity()})
+    store.write_manifest({**base, "run_id": "elsewhere", "started_at": "2020-01-01T00:00:00+00:00",
+                          "heartbeat_at": "2020-01-02T00:00:00+00:00",
+                          "process": {"host": "node-elsewhere", "pid": 1234}})
+    result = subprocess.run([sys.executable, "-m", "personalib", "status", "--store", str(store.path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split(":")[0]: line for line in result.stdout.splitlines() if line.startswith("run ")}
+    assert lines["run killed"].startswith(f"run killed: interrupted: process {gone.pid} on this host ended")
+    assert lines["run elsewhere"].startswith("run elsewhere: stale: no heartbeat for ")
+    assert "host node-elsewhere, pid 1234" in lines["run elsewhere"]
+    assert lines["run alive"] == f"run alive: running: process {os.getpid()} on this host is running"  # pytest
+    assert "run r0" not in lines  # completed runs are not listed

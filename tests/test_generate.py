@@ -94,13 +94,17 @@ def test_run_stores_every_planned_entry_once_then_rerun_sends_nothing(tmp_path: 
     assert len(frame) == planned and frame["key"].is_unique
     assert set(frame["persona_set"]) == {"regular", "empty", "control"}
     assert len(store.parts()) == 3 + 2  # chunks of 7: truthfulqa 20 -> 3 parts, mmlu 12 -> 2
-    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*") if p.is_file()}
+    def content() -> dict:  # generations and run records (not the index, a cache beside them)
+        return {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*")
+                if p.is_file() and "index" not in p.relative_to(tmp_path / "store").parts}
+
+    before = content()
     again = EchoBackend()
     second = _run(_write_profile(tmp_path), again)
     assert second["counts"]["skipped"] == planned and second["counts"]["generated"] == 0
     assert again.sent == [] and store.read_raw().num_rows == planned
     # nothing done, nothing written (no new manifest): reports built from the store stay up to date
-    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "store").rglob("*") if p.is_file()} == before
+    assert content() == before
 
 
 def test_keys_are_the_messages_sent_with_the_effective_decoding(tmp_path: Path) -> None:
@@ -194,6 +198,26 @@ def test_dry_run_counts_and_writes_nothing(tmp_path: Path) -> None:
     summary = _run(profile, EchoBackend(), dry_run=True)
     assert summary["counts"]["planned"] == 32 and summary["counts"]["skipped"] == 12
     assert sorted(p for p in (tmp_path / "store").rglob("*")) == before
+
+
+def test_dry_run_from_counts_equals_the_keyed_plan_and_follows_the_settings(tmp_path: Path) -> None:
+    """The dry run counts from the stored grid (personalib.dryrun); `--shard 0/1` plans every
+    key (the slow path): same counts and the same API estimate. Answers of other settings (a
+    changed max_new_tokens) are not counted as stored."""
+    profile = _write_profile(tmp_path)
+    _run(profile, EchoBackend(), datasets=["mmlu"], limit=2)
+    fast = _run(profile, EchoBackend(), dry_run=True)
+    keyed = _run(profile, EchoBackend(), dry_run=True, shard=(0, 1))
+    assert fast["counts"] == keyed["counts"] and fast["counts"]["skipped"] == 4 * 2
+    assert [(c["requests"], c["input_tokens"], c["output_tokens"]) for c in fast["costs"]] == \
+        [(c["requests"], c["input_tokens"], c["output_tokens"]) for c in keyed["costs"]]
+    text = (tmp_path / "tiny.yaml").read_text().replace("max_new_tokens: 8", "max_new_tokens: 6")
+    (tmp_path / "tiny.yaml").write_text(text)
+    out = io.StringIO()
+    changed = generate(load_profile(profile), GenerateOptions(dry_run=True, progress=False),
+                       backend_factory=lambda m: EchoBackend(), out=out)
+    assert changed["counts"]["skipped"] == 0 and changed["counts"]["planned"] == fast["counts"]["planned"]
+    assert "already holds answers of echo-model made with other settings (8 with s" in out.getvalue()
 
 
 def test_manifest_records_the_run(tmp_path: Path) -> None:

@@ -163,6 +163,16 @@ def test_cli(server: ScriptedServer, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "OPENAI_API_KEY" in capsys.readouterr().err and not (tmp_path / "b.yaml").exists()
 
 
+def test_an_unusable_out_is_refused_before_the_model_is_asked(server: ScriptedServer, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "f").write_text("x")
+    for out, message in ((tmp_path, "is a folder; give the path of the file"),
+                         (tmp_path / "f" / "c.yaml", f"its folder {tmp_path / 'f'}: it is a file, not a folder")):
+        assert main(["paraphrase", "control-personas", "--out", str(out), "--base-url", server.base_url]) == 2
+        assert message in capsys.readouterr().err
+    assert server.requests(CHAT_PATH) == []
+
+
 @pytest.mark.reference
 def test_reference_post_processing_reproduces_the_study(reference_dir: Path) -> None:
     data = reference_dir / "original-release" / "data"

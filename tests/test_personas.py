@@ -10,6 +10,7 @@ import pytest
 
 from personalib.errors import ConfigError
 from personalib.personas import (
+    MAX_PERSONA_CHARS,
     REGULAR_CATEGORIES,
     Persona,
     all_personas,
@@ -142,6 +143,12 @@ def test_user_set_json(tmp_path: Path):
         ("personas:\n  - {text: a farmer, category: p}\n", "field `name` must be a non-empty string"),
         ("name: regular\npersonas:\n  - {text: a farmer, category: p}\n", "'regular' is a built-in set"),
         ("name: x\npersonas: [\n", "cannot be read as YAML"),
+        ("name: x\npersonas:\n  - {text: a farmer, category: p}\n  - {text: " + "a" * 301 + ", category: p}\n",
+         "personas[1]: `text` is 301 characters long"),
+        ("name: x\npersonas:\n  - {text: a farmer, category: p, stem: " + "s" * 400 + "}\n",
+         "personas[0]: `stem` is 400 characters long"),
+        ("name: x\npersonas:\n  - {text: a farmer, category: " + "c" * 101 + "}\n",
+         "personas[0]: `category` is 101 characters long ('ccc"),
     ],
 )
 def test_bad_user_sets_are_rejected_with_file_and_entry(tmp_path: Path, body: str, needle: str):
@@ -151,6 +158,18 @@ def test_bad_user_sets_are_rejected_with_file_and_entry(tmp_path: Path, body: st
     message = str(info.value)
     assert str(path) in message
     assert needle in message
+
+
+def test_persona_length_bound_holds_the_study_and_refuses_a_document(tmp_path: Path):
+    longest = max(len(p.text) for p in all_personas())
+    assert longest == 45 and 6 * longest <= MAX_PERSONA_CHARS  # as docs/personas.md says
+    path = _write(tmp_path, "name: x\npersonas:\n  - {text: a farmer, category: p}\n"
+                  f"  - {{text: a {'very ' * 400_000}long persona, category: p}}\n")  # 2 MB
+    with pytest.raises(ConfigError) as info:
+        load_persona_set(path)
+    message = str(info.value)
+    assert f"persona set file {path}: personas[1]: `text` is 2,000,014 characters long" in message
+    assert f"at most {MAX_PERSONA_CHARS} are allowed" in message and len(message) < 600
 
 
 def test_unknown_set_name():

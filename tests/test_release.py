@@ -6,6 +6,10 @@ import hashlib
 import http.server
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -16,9 +20,9 @@ import pytest
 from personalib.__main__ import main
 from personalib.errors import PersonalibError, SourceMissingError
 from personalib.release import (
-    RELEASE_COMMIT, download_release, import_release, item_ids, parse_release_path, read_generations,
-    release_keys, scan_release,
+    import_release, item_ids, parse_release_path, read_generations, release_keys, scan_release,
 )
+from personalib.release_download import RELEASE_COMMIT, download_record, download_release
 from personalib.store import Store
 from personalib.tasks.bbq import CATEGORY_ROWS
 
@@ -272,8 +276,9 @@ def test_download_from_local_server(tarball_server: tuple[str, list[str]], tmp_p
     url, hits = tarball_server
     dest = tmp_path / "dl"
     root = download_release(COMMIT, url=url, dest=dest)
-    assert root == dest / f"persona-behavior-{COMMIT}" and (root / "results" / "zero" / GPT4 / "toxicity").is_dir()
-    assert len(hits) == 1 and not list(dest.glob(".extract-*"))
+    assert root.parent.parent == dest and root.parent.name.startswith("mirror-")  # a mirror: its own folder
+    assert root.name == f"persona-behavior-{COMMIT}" and (root / "results" / "zero" / GPT4 / "toxicity").is_dir()
+    assert len(hits) == 1 and not list(root.parent.glob(".extract-*"))
     assert download_release(COMMIT, url=url, dest=dest) == root and len(hits) == 1  # cached: not fetched again
     store = tmp_path / "store"
     assert main(["import-release", str(tmp_path / "dl2"), "--download", "--url", url, "--commit", COMMIT,
@@ -288,7 +293,8 @@ def test_download_offline_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mo
         download_release(COMMIT, url="http://127.0.0.1:9/release.tar.gz", dest=tmp_path / "dl")
     message = str(info.value)
     assert "could not download the study's release" in message
-    assert str(tmp_path / "dl" / f"persona-behavior-{COMMIT}.tar.gz") in message and "import-release" in message
+    assert str(tmp_path / "dl" / "mirror-") in message and f"persona-behavior-{COMMIT}.tar.gz" in message
+    assert "import-release" in message
     monkeypatch.setenv("PERSONALIB_OFFLINE", "1")
     with pytest.raises(SourceMissingError, match="PERSONALIB_OFFLINE is set"):
         download_release(dest=tmp_path / "dl")
@@ -354,3 +360,138 @@ def test_generate_on_a_released_profile_imports_the_release(release: Path, tmp_p
     assert "2 files, 1,634 generations (1,634 new)" in out
     stored = Store(tmp_path / "store").generations()
     assert set(stored["model"]) == {"gpt-3.5"} and len(stored) == 2 * 817
+
+
+# -- hardening: mirrors never stand in for the pinned release; hostile files; through the CLI ------------
+
+def _cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """`python -m personalib ARGS` in a subprocess (PYTHONPATH and the test cache inherited)."""
+    return subprocess.run([sys.executable, "-m", "personalib", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300)
+
+
+def _release_manifest(store: Path) -> dict:
+    [manifest] = [m for m in Store(store).manifests() if m["origin"] == "imported"]
+    return manifest
+
+
+def test_a_mirror_is_cached_apart_and_recorded_and_never_read_as_the_pinned_release(
+        tarball_server: tuple[str, list[str]], tmp_path: Path) -> None:
+    """A mirror's tarball (here: answers that are not the release's) is imported from its own cache
+    folder with its URL and sha256 in the manifest; a later `--download` of the pinned release does
+    not find it (offline: it says the pinned release is not in the cache) and imports nothing."""
+    url, _ = tarball_server
+    dest = tmp_path / "dl"
+    served = hashlib.sha256((tmp_path / "served" / "release.tar.gz").read_bytes()).hexdigest()
+    mirror = _cli("import-release", str(dest), "--download", "--url", url, "--commit", COMMIT,
+                  "--store", str(tmp_path / "mirror-store"), PERSONALIB_OFFLINE="0")
+    assert mirror.returncode == 0, mirror.stderr
+    assert f"mirror {url}" in mirror.stderr and served in mirror.stderr
+    download = _release_manifest(tmp_path / "mirror-store")["release"]["download"]
+    assert download["url"] == url and download["pinned"] is False and download["sha256"] == served
+    assert download["pinned_url"] == f"https://codeload.github.com/peluz/persona-behavior/tar.gz/{COMMIT}"
+    pinned = _cli("import-release", str(dest), "--download", "--commit", COMMIT,
+                  "--store", str(tmp_path / "pinned-store"), PERSONALIB_OFFLINE="1")
+    assert pinned.returncode == 2 and "not in the cache and PERSONALIB_OFFLINE is set" in pinned.stderr
+    assert "Traceback" not in pinned.stderr and not (tmp_path / "pinned-store").exists()
+
+
+def test_a_cached_tarball_that_changed_is_refused(tarball_server: tuple[str, list[str]], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sha256 recorded at the first extraction is checked when the tarball is extracted again."""
+    monkeypatch.delenv("PERSONALIB_OFFLINE", raising=False)
+    url, hits = tarball_server
+    root = download_release(COMMIT, url=url, dest=tmp_path / "dl")
+    record = download_record(root)
+    assert record is not None and record["sha256"] == hashlib.sha256(
+        (root.parent / f"{root.name}.tar.gz").read_bytes()).hexdigest()
+    shutil.rmtree(root)
+    assert download_release(COMMIT, url=url, dest=tmp_path / "dl") == root and len(hits) == 1  # same tarball: ok
+    shutil.rmtree(root)
+    with tarfile.open(root.parent / f"{root.name}.tar.gz", "w:gz") as archive:  # swapped behind our back
+        archive.add(tmp_path / "served", arcname=root.name)
+    with pytest.raises(SourceMissingError, match="not the recorded"):
+        download_release(COMMIT, url=url, dest=tmp_path / "dl")
+
+
+def test_a_pinned_release_placed_by_hand_is_recorded(tarball_server: tuple[str, list[str]], tmp_path: Path) -> None:
+    """The pinned release's tarball (here put in the cache by hand) gets its sha256 recorded."""
+    dest = tmp_path / "dl"
+    dest.mkdir()
+    tarball = dest / f"persona-behavior-{COMMIT}.tar.gz"
+    shutil.copy(tmp_path / "served" / "release.tar.gz", tarball)
+    result = _cli("import-release", str(dest), "--download", "--commit", COMMIT, "--store", str(tmp_path / "s"),
+                  PERSONALIB_OFFLINE="1")
+    assert result.returncode == 0, result.stderr
+    download = _release_manifest(tmp_path / "s")["release"]["download"]
+    assert download["pinned"] is True and download["url"] is None
+    assert download["sha256"] == hashlib.sha256(tarball.read_bytes()).hexdigest()
+
+
+def test_a_deeply_nested_json_file_is_named_and_the_rest_imported(release: Path, tmp_path: Path) -> None:
+    nested = release / "results" / "zero" / GPT4 / "attitudes" / "a_black_person.json"
+    nested.write_text("[" * 200_000 + "]" * 200_000)
+    result = _cli("import-release", str(release), "--store", str(tmp_path / "store"), "--datasets", "attitudes")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"error: {nested}: cannot be read as JSON: it is nested too deeply" in result.stderr
+    assert "1 file(s) were not imported (the other 5 were)" in result.stderr
+    stored = Store(tmp_path / "store").generations()
+    assert len(stored) == 3 * 837 - 27 and "a_black_person" in set(stored["persona"])  # its attitudes_extra
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--url", "http://127.0.0.1:9/x.tar.gz"], "--url is the address to --download"),
+    (["--commit", "4a41789"], "full 40-character commit hash"),
+    (["--mmlu-ids", "no/such/ids.json"], "no such file"),
+])
+def test_bad_arguments_are_refused_before_anything_is_written(release: Path, tmp_path: Path, args: list[str],
+                                                              message: str) -> None:
+    result = _cli("import-release", str(release), "--store", str(tmp_path / "store"), *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_fuzzed_release_files_give_a_clear_error_or_an_import(tmp_path: Path, seed: int) -> None:
+    """Random bit flips, truncations and garbage in a release's JSON files: the import either
+    stores the file (a flip inside a text is still a valid file: it is the source) or names it
+    in a clear error (PersonalibError) with the other files imported; never another exception,
+    and never a row of a file that failed."""
+    import random
+
+    rng = random.Random(seed)
+    root = tmp_path / "rel"
+    files = [root / "results" / "zero" / GPT4 / "attitudes" / f"{stem}.json" for stem in ("empty", "a_black_person")]
+    for i, path in enumerate(files):
+        _write(path, _texts(f"f{i}", 27))
+    pristine = {p: p.read_bytes() for p in files}
+    for trial in range(25):
+        for p, data in pristine.items():
+            p.write_bytes(data)
+        victim = rng.choice(files)
+        data = bytearray(pristine[victim])
+        kind = rng.choice(["flip", "truncate", "garbage"])
+        if kind == "flip":
+            pos = rng.randrange(len(data))
+            data[pos] ^= 1 << rng.randrange(8)
+        elif kind == "truncate":
+            data = data[: rng.randrange(len(data))]
+        else:
+            start = rng.randrange(len(data))
+            data[start:start + 32] = bytes(rng.randrange(256) for _ in range(32))
+        victim.write_bytes(bytes(data))
+        store = Store(tmp_path / f"s{trial}")
+        try:
+            summary = import_release(root, store, commit=COMMIT, workers=1, out=io.StringIO())
+            failed = []
+        except PersonalibError as exc:
+            failed = [p for p in files if str(p) in str(exc)]
+            assert failed == [victim], (trial, kind, str(exc)[:200])
+            summary = None
+        stored = store.read(["persona"]).column("persona").to_pylist() if store.exists() else []
+        other = "empty" if victim.stem != "empty" else "a_black_person"
+        assert stored.count(other) == 27, (trial, kind)  # the intact file is always imported
+        if failed:
+            assert victim.stem not in stored
+        else:
+            assert summary is not None and stored.count(victim.stem) == 27

@@ -36,7 +36,9 @@ from personalib.outcomes import Assembled, prepare, present_datasets, scored_fra
 from personalib.params import DatasetSpec, Profile, load_model, load_profile, resolve_path, settings_of
 from personalib.personas import BUILTIN_SETS, load_persona_set
 from personalib.runplan import load_items
+from personalib.tasks import load_task
 from personalib.store import Store
+from personalib.writable import folder_problem
 
 __all__ = ["Study", "load_study", "persona_table"]
 
@@ -201,7 +203,8 @@ def _spec_key(spec: DatasetSpec) -> str:
 
 
 def _items_for(profile: Profile, models: Sequence[str], present: dict[str, set[str]],
-               cache: dict[tuple[str, str], pd.DataFrame | None], notes: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
+               cache: dict[tuple[str, str], pd.DataFrame | None], tasks: dict[tuple[str, str], Any],
+               notes: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
     """model -> dataset -> items, loading each distinct dataset spec once; a dataset whose source
     is missing (no network, no user-supplied file) is left out with a note saying how to get it."""
     out: dict[str, dict[str, pd.DataFrame]] = {}
@@ -214,7 +217,8 @@ def _items_for(profile: Profile, models: Sequence[str], present: dict[str, set[s
             key = (name, _spec_key(specs[name]))
             if key not in cache:
                 try:
-                    cache[key] = load_items(name, specs[name])
+                    tasks[key] = load_task(name, **specs[name].task_kwargs())
+                    cache[key] = load_items(name, specs[name], task=tasks[key])
                 except SourceMissingError as exc:
                     cache[key] = None
                     notes.append(f"{name}: its items cannot be loaded, so its generations are left "
@@ -265,14 +269,15 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
         raise PersonalibError(
             f"generation store {store_path} does not exist: run `python -m personalib generate "
             f"--profile {prof.name}` (or `import-release` for the released profile) first")
-    st = Store(store_path)
+    st = Store(store_path, read_only=folder_problem(store_path / "parts") is not None)
     personas = persona_table(list(persona_sets))
     set_names = sorted(personas["persona_set"].unique())
     notes: list[str] = []
     if prof.personas is not None:
         personas = personas[personas["persona"].isin(prof.personas)].reset_index(drop=True)
     cache: dict[tuple[str, str], pd.DataFrame | None] = {}
-    items_by_model = _items_for(prof, models, present_datasets(st), cache, notes)
+    tasks: dict[tuple[str, str], Any] = {}
+    items_by_model = _items_for(prof, models, present_datasets(st), cache, tasks, notes)
     settings = {m: settings_of(load_model(m), prof) for m in models}
     try:
         ready = prepare(st, items_by_model, settings, set_names, progress=progress)
@@ -292,7 +297,7 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
         if outside:
             notes.append(f"{model}: generations for {', '.join(outside)} are not in the profile's "
                          "datasets; they are left out")
-        missing = [d for d in specs if d not in own]
+        missing = [d for d in specs if d not in ready.present.get(model, set())]
         if missing:
             notes.append(f"{model}: no generations for {', '.join(missing)}")
         notes += _selection_notes(model, sources)
@@ -306,9 +311,7 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
     present = {d for (_, d), (a, _) in sources.items() if a.rows}
     if "toxicity" in items and "toxicity" in present:  # its source loaded above, so the annotations load too
         spec = next(prof.datasets_for(m)["toxicity"] for m in models if "toxicity" in prof.datasets_for(m))
-        from personalib.tasks import load_task
-
-        annotations = load_task("toxicity", **spec.task_kwargs()).annotations()
+        annotations = tasks[("toxicity", _spec_key(spec))].annotations()
     demo = any(spec.demo for m in models for spec in prof.datasets_for(m).values())
     return Study(prof, list(models), set_names, parsing, store_path, items, personas, annotations,
                  st.manifests(), demo, notes, sources)

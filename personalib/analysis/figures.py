@@ -3,6 +3,10 @@ by category with the no-persona and control personas marked, heatmaps, bars with
 
 Each function returns a matplotlib Figure, or None after a note when there is nothing to draw, so
 a notebook cell never shows an empty or broken plot (issue 5 item 4).
+
+Labels carry names users chose (persona categories, personas, models), so text is drawn as typed:
+importing this module turns matplotlib's mathtext off (`text.parse_math`), and a `$` in a name is
+a dollar sign, never a formula that could fail to parse and break the report.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from personalib.analysis.show import note
+
+plt.rcParams["text.parse_math"] = False  # every label literal: see the module docstring
 
 EMPTY_CATEGORY = "empty"
 CONTROL_CATEGORY = "control"

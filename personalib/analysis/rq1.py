@@ -12,8 +12,6 @@ model or several, and returns a `Result`: the table and, in plain words, what it
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -22,6 +20,7 @@ from personalib import metrics, stats
 from personalib.analysis.data import Study
 from personalib.analysis.figures import CONTROL_CATEGORY, EMPTY_CATEGORY, persona_strip, std_ratio_figure
 from personalib.analysis.result import Result
+from personalib.reports.keynumbers import key_name
 
 TASKS: dict[str, str] = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ"}
 """Dataset -> label of the three RQ1 tasks (METHODS 5)."""
@@ -223,10 +222,6 @@ def ratio_figure(ratios: Result) -> Figure | None:
                             title="{panel}: std of persona scores / std of control personas")
 
 
-def _key(*parts: str) -> str:
-    return ".".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", str(p)) for p in parts)
-
-
 def key_numbers(gaps: Result, cochran: Result) -> dict[str, object]:
     """Per model and dataset: best, worst and no-persona score, the gap, Cochran's Q and p
     (NaN where undefined; the record API writes it as null)."""
@@ -236,10 +231,10 @@ def key_numbers(gaps: Result, cochran: Result) -> dict[str, object]:
                           ("worst", row.bottom_value), ("worst_persona", row.bottom_persona),
                           ("no_persona", row.no_persona), ("gap", row.gap),
                           ("n_personas", int(row.n_personas))):
-            out[_key(row.model, row.dataset, name)] = val
+            out[key_name(row.model, row.dataset, name)] = val
     for row in cochran.table.itertuples(index=False):
-        out[_key(row.model, row.dataset, "cochran_q")] = row.statistic
-        out[_key(row.model, row.dataset, "cochran_p")] = row.p_value
+        out[key_name(row.model, row.dataset, "cochran_q")] = row.statistic
+        out[key_name(row.model, row.dataset, "cochran_p")] = row.p_value
     return out
 
 

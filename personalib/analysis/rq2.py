@@ -10,7 +10,6 @@ The scored BBQ rows' `category` is the item's BBQ category, which s_DIS / s_AMB 
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ from personalib.analysis.show import note
 from personalib.errors import PersonalibError
 from personalib.metrics import KEYS
 from personalib.metrics.bias import METADATA_HINT
+from personalib.reports.keynumbers import key_name
 
 MEASURES: dict[str, str] = {"s_dis": "s_DIS", "s_amb": "s_AMB", "bias": "bias (mean)",
                             "unknown_freq": "unknown frequency"}
@@ -278,13 +278,13 @@ def summary(scores: Result, cochran_table: Result) -> Result:
 
 
 def key_numbers(table: Result) -> dict[str, float | int | None]:
-    """The summary as flat record keys `<model>.<number>` (characters outside [A-Za-z0-9_.-]
-    become `-`); NaN becomes None (JSON null)."""
+    """The summary as flat record keys `<model>.<number>` (`key_name`); NaN becomes None (JSON
+    null)."""
     out: dict[str, float | int | None] = {}
     for row in table.table.to_dict("records"):
-        model = re.sub(r"[^A-Za-z0-9_.\-]", "-", str(row.pop("model")))
+        model = row.pop("model")
         for name, value in row.items():
-            out[f"{model}.{name}"] = None if pd.isna(value) else value
+            out[key_name(model, name)] = None if pd.isna(value) else value
     return out
 
 

@@ -9,7 +9,6 @@ model, constant ratings).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
@@ -23,6 +22,7 @@ from personalib.analysis.figures import bars, heatmap, persona_strip
 from personalib.analysis.result import Result
 from personalib.analysis.show import note
 from personalib.errors import PersonalibError
+from personalib.reports.keynumbers import key_name
 
 ALPHA = 0.05
 MEASURE_NAMES = {"off": "offensiveness", "rac": "racism"}
@@ -388,22 +388,18 @@ def similarity_figure(sim: Result, comparison: str) -> Figure | None:
     return fig
 
 
-def _key(model: str) -> str:  # a record key part: letters, digits, _ . -
-    return re.sub(r"[^A-Za-z0-9_.\-]", "_", model)
-
-
 def key_numbers(counts: Result, alpha: Result, sim: Result) -> dict[str, object]:
     """The report's key numbers: per model attitudes with Friedman p < .05 (regular / control),
     mean alpha per measure, cosine similarities with humans and the random baseline's."""
     counts, alpha, sim = counts.table, alpha.table, sim.table
     out: dict[str, object] = {}
     for row in counts.itertuples(index=False):
-        out[f"{_key(row.model)}.friedman_significant_{row.family}"] = int(row.significant)
+        out[key_name(row.model, f"friedman_significant_{row.family}")] = int(row.significant)
     for row in alpha.itertuples(index=False) if not alpha.empty else []:
-        out[f"{_key(row.model)}.mean_alpha_{row.measure}"] = row.mean_alpha
+        out[key_name(row.model, f"mean_alpha_{row.measure}")] = row.mean_alpha
     for row in sim.itertuples(index=False) if not sim.empty else []:
         kind = "attitudes" if row.comparison == COMPARISONS["attitudes"] else "annotations"
-        out[f"{_key(row.model)}.cosine_{kind}"] = row.cosine
+        out[key_name(row.model, f"cosine_{kind}")] = row.cosine
     return out
 
 

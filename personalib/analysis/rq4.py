@@ -26,6 +26,7 @@ from personalib.analysis.data import Study
 from personalib.analysis.figures import EMPTY_CATEGORY, persona_strip, std_ratio_figure
 from personalib.analysis.result import Result
 from personalib.metrics.refusals import TASKS
+from personalib.reports.keynumbers import key_name
 
 AVERAGE = "average"
 EMPTY = "empty"
@@ -45,7 +46,7 @@ def absent_notes(study: Study) -> list[str]:
 def _model_rates(study: Study, model: str) -> tuple[pd.DataFrame, list[str]]:
     """`metrics.refusal_rates` of one model, with the fallback average when tasks are missing."""
     rows = study.model_rows(model, DATASETS, [*metrics.KEYS, "dataset", "refusal", "measure"])
-    wide = metrics.refusal_rates(rows.astype({k: str for k in metrics.KEYS}))
+    wide = metrics.refusal_rates(rows)
     raw = metrics.notes_of(wide)
     wide.attrs = {}
     present = [t for t in TASKS if wide[t].notna().any()]
@@ -75,7 +76,7 @@ def refusal_table(study: Study) -> Result:
     if not parts:
         return Result(pd.DataFrame(columns=["model", "persona_set", "persona", "category", AVERAGE]),
                       (*notes, "no generations to analyse"))
-    table = study.with_categories(pd.concat(parts).reset_index(), at=3)
+    table = study.with_categories(pd.concat(parts).reset_index().astype({k: str for k in metrics.KEYS}), at=3)
     tasks = [t for t in TASKS if table[t].notna().any()]
     return Result(table[["model", "persona_set", "persona", "category", *tasks, AVERAGE]], tuple(notes))
 
@@ -287,7 +288,7 @@ def key_numbers(summary_: Result) -> dict[str, object]:
         for name in ("mean_rate", "max_rate", "max_persona", "no_persona_rate", "synonym_diff",
                      "synonym_pair"):
             value = getattr(row, name)
-            out[f"{row.model}.{name}"] = None if value is None or pd.isna(value) else value
+            out[key_name(row.model, name)] = None if value is None or pd.isna(value) else value
     return out
 
 

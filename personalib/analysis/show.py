@@ -4,10 +4,16 @@ Degenerate data (issue 5 item 4) never shows as a wall of NaN: `table()` drops a
 writes an undefined value as "n/a", and lists each distinct `reason` once under the table;
 `note()` says plainly what could not be computed and why. Outside a notebook (plain Python,
 tests) both print text.
+
+Notes, headings, captions and table cells carry names users chose (persona sets, categories,
+personas, models), and reports are opened in browsers and mailed around, so every text shown here
+is HTML-escaped: nothing a persona file holds can become markup or script in a report.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 
 import pandas as pd
@@ -15,9 +21,11 @@ import pandas as pd
 from personalib.analysis.result import Result
 
 REASON = "reason"
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
 
 
-def _display(obj: object, text: str) -> None:
+def _display(obj: object, text: str, *, raw: bool = False) -> None:
     from IPython import get_ipython
 
     if get_ipython() is None:
@@ -25,14 +33,25 @@ def _display(obj: object, text: str) -> None:
         return
     from IPython.display import display
 
-    display(obj)
+    display(obj, raw=raw)
+
+
+def _show_html(markup: str, text: str) -> None:
+    """Display `markup` (built from escaped text only) with `text` as its plain form."""
+    _display({"text/html": markup, "text/plain": text}, text, raw=True)
+
+
+def text_html(text: str) -> str:
+    """`text` as HTML: every character escaped, then `**bold**` and `` `code` `` marks rendered
+    (the only Markdown the package's own notes use), so user text never becomes markup."""
+    escaped = html.escape(str(text), quote=True)
+    return _CODE.sub(r"<code>\1</code>", _BOLD.sub(r"<strong>\1</strong>", escaped))
 
 
 def note(text: str) -> None:
     """Show one plain-language note (what cannot be computed, and why)."""
-    from IPython.display import Markdown
-
-    _display(Markdown(f"> **Note.** {text}"), f"Note. {text}")
+    _show_html(f"<blockquote><p><strong>Note.</strong> {text_html(text)}</p></blockquote>",
+               f"Note. {text}")
 
 
 def notes(texts: Iterable[str]) -> None:
@@ -42,10 +61,9 @@ def notes(texts: Iterable[str]) -> None:
 
 
 def heading(text: str, level: int = 3) -> None:
-    """A Markdown heading inside a cell's output (used where a cell loops over models)."""
-    from IPython.display import Markdown
-
-    _display(Markdown(f"{'#' * level} {text}"), text)
+    """A heading inside a cell's output (used where a cell loops over models); `text` escaped."""
+    level = min(max(int(level), 1), 6)
+    _show_html(f"<h{level}>{html.escape(str(text))}</h{level}>", str(text))
 
 
 def tidy(frame: pd.DataFrame | pd.Series, *, digits: int = 3) -> tuple[pd.DataFrame, list[str]]:
@@ -80,9 +98,11 @@ def table(frame: Result | pd.DataFrame | pd.Series, *, caption: str | None = Non
         note(f"{caption + ': ' if caption else ''}{empty}")
         notes(reasons)
         return
-    styler = df.style.hide(axis="index").format(precision=digits, na_rep="n/a")
+    styler = (df.style.hide(axis="index")
+              .format(precision=digits, na_rep="n/a", escape="html")
+              .format_index(escape="html", axis=1))
     if caption:
-        styler = styler.set_caption(caption)
+        styler = styler.set_caption(html.escape(caption))
     _display(styler, (caption + "\n" if caption else "") + df.to_string(index=False, na_rep="n/a"))
     notes(reasons)
 

@@ -28,9 +28,11 @@ import argparse
 import signal
 import sys
 
-from personalib.generate import GenerateOptions, generate
-from personalib.params import load_profile, resolve_path
+from personalib.generate import GenerateOptions, check_options, generate
+from personalib.params import load_profile
+from personalib.paths import user_path
 from personalib.store import Store, corrupt_notices, parse_shard
+from personalib.writable import check_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,10 +59,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the profile's generations; exit code 0 when nothing failed."""
-    profile = load_profile(args.profile)
-    if profile.generations == "released":
-        return import_released(profile, args)
+    """Run the profile's generations; exit code 0 when nothing failed.
+
+    The options are checked first, then the profile; command-line paths are relative to the
+    current directory."""
     options = GenerateOptions(
         models=args.models,
         datasets=args.datasets,
@@ -69,11 +71,15 @@ def run(args: argparse.Namespace) -> int:
         shard=parse_shard(args.shard) if args.shard else None,
         dry_run=args.dry_run,
         max_cost=args.max_cost,
-        store=resolve_path(args.store) if args.store else None,
+        store=user_path(args.store) if args.store else None,
         chunk_size=args.chunk_size,
         progress=not args.no_progress,
         command=["personalib", "generate", *sys.argv[2:]] if sys.argv[1:2] == ["generate"] else [],
     )
+    check_options(options)
+    profile = load_profile(args.profile)
+    if profile.generations == "released":
+        return import_released(profile, args)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # SLURM's preemption / time limit
     try:
         summary = generate(profile, options, out=sys.stderr)
@@ -91,15 +97,17 @@ def import_released(profile, args: argparse.Namespace) -> int:
     """A `generations: released` profile is not generated: its store is filled with the original
     study's released generations (`import-release --download`, pinned commit; issue 5 item 3)."""
     from personalib.cli.import_release import print_summary
-    from personalib.release import RELEASE_COMMIT, RELEASE_REPO, download_release, import_release
+    from personalib.release import import_release
+    from personalib.release_download import RELEASE_COMMIT, RELEASE_REPO, download_release
 
-    store_path = resolve_path(args.store) if args.store else profile.store_path()
+    store_path = user_path(args.store) if args.store else profile.store_path()
     models = args.models or profile.models
     print(f"profile {profile.name!r} analyses the study's released generations: importing "
           f"{RELEASE_REPO}@{RELEASE_COMMIT[:12]} into {store_path} (models: {', '.join(models)}); "
           "`python -m personalib import-release PATH` imports a local copy instead", file=sys.stderr)
     if args.dry_run:
         return 0
+    check_store(store_path, "--store" if args.store else "the profile's `store`")
     path = download_release(RELEASE_COMMIT)
     summary = import_release(path, Store(store_path), commit=RELEASE_COMMIT, models=models,
                              datasets=args.datasets)

@@ -18,8 +18,10 @@ import argparse
 import json
 import sys
 
+from personalib.dryrun import bytes_per_generation, human_size
 from personalib.params import load_profile
 from personalib.plan import ModelPlan, Plan, build_plan
+from personalib.store import Store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +61,9 @@ def format_plan(plan: Plan) -> str:
         lines += _model_block(plan, name, model_plan)
     total = sum(m.prompts for m in plan.models.values())
     lines.append(f"All models: {total:,} generations" + (f" ({_millions(total)})" if total >= 1e5 else ""))
+    per_row, source = bytes_per_generation(Store(profile.store_path()))
+    lines.append(f"Disk for all of them in the store: about {human_size(total * per_row)} "
+                 f"({per_row:,.0f} bytes per generation, {source}; `generate --dry-run` gives what is still missing)")
     costs = [m.usd for m in plan.models.values() if m.model.is_api]
     if costs and None not in costs:
         lines.append(f"API cost estimate, all models: ${sum(costs):,.2f}")

@@ -7,18 +7,25 @@
 Each notebook in `notebooks/` runs once per model and once across the models, under the profile's
 `reports` folder (`<notebook>__<model|all>.html`, `.ipynb`, `.json`, `.csv`), then `index.html`
 links them all. Up-to-date reports are skipped. Exit code 2 when a report fails, naming the
-notebook, cell and error. Issue 5 items 2-3; docs/reports.md.
+notebook, cell and error, or when an option is wrong (checked before any notebook runs); 130 when
+stopped by Ctrl-C or SIGTERM, with the interrupted report's previous files kept. Relative paths
+given here are relative to the current directory (those inside the profile, to the project root).
+New generations are scored into the store's outcome tables once, before the notebooks run.
+docs/reports.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
 
-from personalib.params import Profile, load_profile, resolve_path
-from personalib.paths import params_dir, project_root
+from personalib.cli.interrupt import EXIT_INTERRUPTED, sigterm_as_interrupt
+from personalib.params import Profile, load_profile
+from personalib.paths import params_dir, project_root, user_path
 from personalib.reports.execute import ReportError
-from personalib.reports.run import ReportSettings, build_reports, discover_notebooks
+from personalib.reports.run import ReportSettings, build_reports, check_output_dir, discover_notebooks
 
 DEMO_LABEL = (
     "This profile answers the package's demo items (invented for personalib, in each source's "
@@ -59,7 +66,7 @@ def select_models(profile: Profile, requested: list[str]) -> list[str]:
 def profile_inputs(profile_arg: str, profile: Profile, models: list[str]) -> tuple[Path, ...]:
     """Files whose edits make the reports stale: the profile, model params, persona-set YAMLs."""
     is_path = profile_arg.endswith((".yaml", ".yml")) or "/" in profile_arg or "\\" in profile_arg
-    files = [resolve_path(profile_arg) if is_path else params_dir() / "profiles" / f"{profile_arg}.yaml"]
+    files = [user_path(profile_arg) if is_path else params_dir() / "profiles" / f"{profile_arg}.yaml"]
     files += [params_dir() / "models" / f"{m}.yaml" for m in models]
     files += [ref for ref in profile.persona_set_refs() if isinstance(ref, Path)]
     return tuple(files)
@@ -71,16 +78,31 @@ def uses_demo_data(profile: Profile, models: list[str]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the profile's reports; exit code 2 (PersonalibError) when any report failed."""
+    """Build the profile's reports; exit code 2 (PersonalibError) when any report failed, 130
+    when interrupted (Ctrl-C, SIGTERM)."""
+    with sigterm_as_interrupt():
+        try:
+            return _run(args)
+        except KeyboardInterrupt:
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # the abandoned kernel's tasks
+            print("interrupted: the report being built was left out and its previous files, if "
+                  "any, are kept; reports finished before are saved. Rerun the same command to "
+                  "build the rest.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.cell_timeout is not None and not args.cell_timeout > 0:
+        raise ReportError(f"--cell-timeout must be a number of seconds > 0, got {args.cell_timeout:g}")
     profile = load_profile(args.profile)
     models = select_models(profile, _split(args.models))
-    folder = resolve_path(args.notebooks_dir) if args.notebooks_dir else project_root() / "notebooks"
+    folder = user_path(args.notebooks_dir) if args.notebooks_dir else project_root() / "notebooks"
     notebooks = discover_notebooks(folder, _split([args.notebooks]) if args.notebooks else None)
     is_path = args.profile.endswith((".yaml", ".yml")) or "/" in args.profile
     settings = ReportSettings(
-        profile=str(resolve_path(args.profile)) if is_path else profile.name,
-        store=resolve_path(args.store) if args.store else profile.store_path(),
-        output_dir=resolve_path(args.output) if args.output else profile.reports_path(),
+        profile=str(user_path(args.profile)) if is_path else profile.name,
+        store=user_path(args.store) if args.store else profile.store_path(),
+        output_dir=user_path(args.output) if args.output else profile.reports_path(),
         persona_sets=tuple(profile.persona_sets),
         parsing=profile.parsing,
         description=profile.description,
@@ -89,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         cwd=project_root(),
         cell_timeout=args.cell_timeout,
     )
+    check_output_dir(Path(settings.output_dir))
     if Path(settings.store).exists():  # score new generations once, here, with a progress bar
         from personalib.analysis.data import load_study
 

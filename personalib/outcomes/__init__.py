@@ -22,11 +22,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from personalib.outcomes.assemble import Assembled, assemble
-from personalib.outcomes.cache import cache_root, items_fingerprint, part_token
+from personalib.outcomes.cache import cache_root, items_fingerprint
 from personalib.outcomes.frame import scored_frame
-from personalib.outcomes.score import part_groups, part_outcome_path, score_part
-from personalib.store import ROW_SCHEMA, Store
-from personalib.store.parts import check_part, list_parts, set_aside
+from personalib.outcomes.score import part_outcome_path, score_part
+from personalib.store import Store
+from personalib.store.index import indexed_files
 
 __all__ = ["Assembled", "Prepared", "prepare", "present_datasets", "scored_frame", "cache_root"]
 
@@ -41,27 +41,21 @@ class Prepared:
     set_aside: list = field(default_factory=list)
 
 
-def _indexed_parts(store: Store, root: Path) -> list[tuple[Path, list[tuple[str, str, int]]]]:
-    """Every readable part with its (model, dataset, rows) groups; a part whose footer or schema
-    is broken is set aside (an indexed part was checked when it was indexed)."""
+def _indexed_parts(store: Store) -> list[tuple[Path, list[tuple[str, str, int]]]]:
+    """Every readable part with its (model, dataset, rows) groups (personalib.store.index)."""
     out = []
-    for path in list_parts(store.parts_dir):
-        if not (root / "index" / f"{part_token(path)}.json").exists():
-            reason = check_part(path, ROW_SCHEMA)
-            if reason is not None:
-                store.set_aside.append(set_aside(path, store.corrupt_dir, reason))
-                continue
-        try:
-            out.append((path, part_groups(root, path)))
-        except FileNotFoundError:
-            continue  # set aside by another reader meanwhile
+    for path, groups in indexed_files(store):
+        rows: dict[tuple[str, str], int] = {}
+        for model, dataset, _set, n in groups:
+            rows[(model, dataset)] = rows.get((model, dataset), 0) + n
+        out.append((path, [(m, d, n) for (m, d), n in rows.items()]))
     return out
 
 
 def present_datasets(store: Store) -> dict[str, set[str]]:
     """Model -> the datasets it has generations of in the store (any persona set, any settings)."""
     present: dict[str, set[str]] = {}
-    for _, groups in _indexed_parts(store, cache_root(store)):
+    for _, groups in _indexed_parts(store):
         for model, dataset, _n in groups:
             present.setdefault(model, set()).add(dataset)
     return present
@@ -74,7 +68,7 @@ def prepare(store: Store, items: Mapping[str, Mapping[str, pd.DataFrame]], setti
     root = cache_root(store)
     before = len(store.set_aside)
     fingerprints = {(m, d): items_fingerprint(t) for m, by in items.items() for d, t in by.items()}
-    parts = _indexed_parts(store, root)
+    parts = _indexed_parts(store)
     result = Prepared()
     for _, groups in parts:
         for model, dataset, _n in groups:

@@ -1,15 +1,15 @@
 """Where the outcome cache lives and how its files are named and written.
 
 The cache sits beside the store (`<store>/outcomes/`), or in the user cache
-(`<PERSONALIB_CACHE>/outcomes/<store digest>/`) when the store folder is read-only. Under a folder
+(`<PERSONALIB_CACHE>/stores/<store digest>/outcomes/`) when the store folder is read-only. Under a folder
 named for the outcome format and parser version (`v<OUTCOMES_VERSION>`) it holds:
 
-    index/<part>.json                          which (model, dataset) groups a store part holds
     parts/<model>/<dataset>/<items>/<part>.parquet   the part's parsed answers for those items
     assembled/<model>/<dataset>/<digest>.parquet     one model x dataset, selected and deduplicated
     assembled/<model>/<dataset>/<digest>.json        its counts (written last: its presence = done)
 
-`<part>` is the part's file stem, which carries the hash of its bytes (store format 2), so a part
+`<part>` is the part's file token (`personalib.store.index.file_token`: its stem, which carries
+the hash of its bytes in store format 2), so a part
 outcome can never be stale; `<items>` is the fingerprint of the items' ids and option counts;
 `<digest>` hashes everything an assembled table depends on. Every file is written atomically (temp
 file + rename), so a crash while scoring leaves only complete files and the next run completes the
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,12 +30,12 @@ import pandas as pd
 import pyarrow as pa
 
 from personalib.parsing import PARSER_VERSION
-from personalib.paths import cache_dir
 from personalib.store import Store
-from personalib.store.parts import part_hash, write_atomic, write_json_atomic
+from personalib.store.index import sidecar
+from personalib.store.parts import write_atomic, write_json_atomic
 
 __all__ = [
-    "OUTCOMES_VERSION", "cache_root", "items_fingerprint", "part_token", "group_dir",
+    "OUTCOMES_VERSION", "cache_root", "items_fingerprint", "group_dir",
     "write_table", "write_json", "read_json", "digest",
 ]  # fmt: skip
 
@@ -44,31 +43,9 @@ OUTCOMES_VERSION = f"{PARSER_VERSION}.1"
 """Parser version . outcome-table layout version (module doc)."""
 
 
-def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            return True
-    except OSError:
-        return False
-
-
 def cache_root(store: Store) -> Path:
     """The outcome cache of `store` for this outcome version (module doc)."""
-    beside = store.outcomes_dir / f"v{OUTCOMES_VERSION}"
-    if _writable(beside):
-        return beside
-    digest_ = hashlib.sha256(str(store.path.resolve()).encode()).hexdigest()[:16]
-    return cache_dir() / "outcomes" / digest_ / f"v{OUTCOMES_VERSION}"
-
-
-def part_token(path: Path) -> str:
-    """A name for a part's content: its stem (which carries its content hash in store format 2);
-    for a part written before format 2, its stem plus a digest of its size and modification time."""
-    if part_hash(path) is not None:
-        return path.stem
-    stat = path.stat()
-    return f"{path.stem}-m{hashlib.sha256(f'{stat.st_size}:{stat.st_mtime_ns}'.encode()).hexdigest()[:12]}"
+    return sidecar(store, "outcomes", f"v{OUTCOMES_VERSION}")
 
 
 def items_fingerprint(items: pd.DataFrame) -> str:

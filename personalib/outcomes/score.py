@@ -25,12 +25,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from personalib.errors import PersonalibError
-from personalib.outcomes.cache import group_dir, part_token, read_json, write_json, write_table
+from personalib.outcomes.cache import group_dir, write_table
+from personalib.store.index import file_token
 from personalib.parsing import parse_arrays
 from personalib.store import Store
-from personalib.store.parts import set_aside, verify_part
+from personalib.store.parts import verify_part
 
-__all__ = ["PART_SCHEMA", "part_groups", "part_outcome_path", "score_part"]
+__all__ = ["PART_SCHEMA", "part_outcome_path", "score_part"]
 
 PART_SCHEMA = pa.schema([
     ("persona_set", pa.string()), ("persona", pa.string()), ("settings", pa.string()),
@@ -42,22 +43,9 @@ PART_SCHEMA = pa.schema([
 _READ = ["model", "dataset", "persona_set", "persona", "item_id", "created_at", "text"]
 
 
-def part_groups(root: Path, path: Path) -> list[tuple[str, str, int]]:
-    """The (model, dataset, rows) groups a part holds, read once and kept in the cache index."""
-    index = root / "index" / f"{part_token(path)}.json"
-    known = read_json(index)
-    if known is not None:
-        return [tuple(g) for g in known["groups"]]  # type: ignore[misc]
-    table = pq.read_table(path, columns=["model", "dataset"], page_checksum_verification=True)
-    counts = table.group_by(["model", "dataset"], use_threads=False).aggregate([([], "count_all")])
-    groups = sorted((r["model"], r["dataset"], int(r["count_all"])) for r in counts.to_pylist())
-    write_json({"groups": groups}, index)
-    return groups
-
-
 def part_outcome_path(root: Path, path: Path, model: str, dataset: str, items_fp: str) -> Path:
     """Where the outcomes of one part's (model, dataset) generations live for these items."""
-    return group_dir(root, "parts", model, dataset) / items_fp / f"{part_token(path)}.parquet"
+    return group_dir(root, "parts", model, dataset) / items_fp / f"{file_token(path)}.parquet"
 
 
 def _positions(ids: pa.ChunkedArray, items: pd.DataFrame, model: str, dataset: str, path: Path) -> np.ndarray:
@@ -92,7 +80,7 @@ def score_part(store: Store, root: Path, path: Path,
     except (pa.ArrowException, OSError) as exc:
         reason = f"unreadable data ({exc})"
     if reason:
-        store.set_aside.append(set_aside(path, store.corrupt_dir, reason))
+        store.put_aside(path, reason)
         return False
     assert table is not None
     for (model, dataset), (items, items_fp) in todo.items():

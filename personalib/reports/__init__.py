@@ -5,6 +5,7 @@ runner (`personalib.reports.run.build_reports`, CLI `python -m personalib report
 recorded key numbers as JSON/CSV next to each HTML report. See docs/reports.md.
 """
 
-from personalib.reports.keynumbers import KeyNumbers, RecordError, collect, headline, record, record_table
+from personalib.reports.keynumbers import (KeyNumbers, RecordError, collect, headline, key_name,
+                                           record, record_table)
 
-__all__ = ["KeyNumbers", "RecordError", "collect", "headline", "record", "record_table"]
+__all__ = ["KeyNumbers", "RecordError", "collect", "headline", "key_name", "record", "record_table"]

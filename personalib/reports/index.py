@@ -75,5 +75,7 @@ def write_index(folder: Path, *, profile: str, description: str = "",
     )
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / INDEX_NAME
-    out.write_text(page, encoding="utf-8")
+    tmp = out.with_name(f".{INDEX_NAME}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)  # never a half-written index
     return out

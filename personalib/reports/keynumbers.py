@@ -24,6 +24,8 @@ MIME_TYPE = "application/vnd.personalib.record+json"
 
 HEADLINE_KEY = "headline"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_.\-]+")
+KEY_SEPARATOR = "."
 
 Scalar = int | float | str | bool | None
 
@@ -48,6 +50,21 @@ def _check_name(name: object, what: str) -> str:
             "(it becomes a JSON key and part of a CSV file name)"
         )
     return name
+
+
+def key_name(*parts: object) -> str:
+    """A valid record key built from `parts` (model, dataset, persona set, measure...) joined by
+    `.`; safe and deterministic whatever the parts hold, since some are names users chose.
+
+    Letters, digits, `_`, `.` and `-` are kept (`gpt-3.5`, `TruthfulQA` stay as they are); each
+    run of other characters becomes `_` (`farm and care` -> `farm_and_care`, `random baseline`
+    -> `random_baseline`); an empty part is `_`; a key that would not start with a letter or a
+    digit gets a leading `k`.
+    """
+    if not parts:
+        raise RecordError("key_name() needs at least one part")
+    key = KEY_SEPARATOR.join(_NOT_IN_NAME.sub("_", str(p)) or "_" for p in parts)
+    return key if _NAME.match(key) else "k" + key
 
 
 def _scalar(key: str, value: Any) -> Scalar:

@@ -4,13 +4,18 @@ For each notebook, one report per model and one across all models (scope `all`),
 profile's report folder as `<notebook>__<scope>.html` + the executed `.ipynb` + key numbers as
 `.json` (the sidecar, written last) and `.csv` (+ `<notebook>__<scope>__<table>.csv` per recorded
 table); then `index.html`. A report whose fingerprint (personalib.reports.fingerprint) matches its
-sidecar is skipped. See docs/reports.md.
+sidecar is skipped. A report is built in a hidden staging folder beside it and its files replace
+the previous ones only once all are written, so an interrupted build (Ctrl-C, SIGTERM, a crash)
+leaves the previous report complete and linked. See docs/reports.md.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +33,8 @@ from personalib.reports.leaks import check_no_secrets
 from personalib.reports.keynumbers import KeyNumbers, collect
 from personalib.reports.render import render_html
 
-SUFFIXES = (".html", ".ipynb", ".json", ".csv", ".failed.ipynb", ".running.ipynb")
+SUFFIXES = (".html", ".ipynb", ".json", ".csv", ".failed.ipynb")
+STAGING_SUFFIX = ".building"
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,23 @@ def plan_jobs(notebooks: Sequence[Path], models: Sequence[str]) -> list[ReportJo
     return jobs
 
 
+def check_output_dir(folder: Path) -> None:
+    """Create the report folder if needed and check that files can be written in it, or raise
+    ReportError naming the folder and the reason (a file in the way, no permission, read-only)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".personalib-write-check-"):
+            pass
+    except FileExistsError:
+        raise ReportError(f"report folder {folder} is a file, not a folder; pass --output with a "
+                          "folder path") from None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ReportError(f"cannot write the reports to {folder}: {why}; pass --output with a "
+                          "folder you can write to") from None
+
+
 def notebook_parameters(job: ReportJob, settings: ReportSettings) -> dict[str, Any]:
     """The values papermill injects into the notebook's `parameters` cell."""
     return {
@@ -148,12 +171,28 @@ def _read_sidecar(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("schema") == SCHEMA else None
 
 
-def _clear(job: ReportJob, out: Path, old: dict[str, Any] | None) -> None:
-    """Remove a report's earlier files (the old sidecar names its table CSVs)."""
-    for path in _paths(job, out).values():
-        path.unlink(missing_ok=True)
-    for name in (old or {}).get("files", {}).get("tables", {}).values():
-        (out / name).unlink(missing_ok=True)
+def _staging(job: ReportJob, out: Path) -> Path:
+    """An empty hidden folder beside the report for its new files (a killed build's is reused)."""
+    stage = out / f".{job.base}{STAGING_SUFFIX}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    return stage
+
+
+def _install(job: ReportJob, out: Path, old: dict[str, Any] | None, files: dict[Path, str],
+             sidecar: Path) -> None:
+    """Move the staged files into the report folder under their names, the sidecar last, then
+    remove the report's earlier files that the new sidecar does not name (the old sidecar names
+    its table CSVs)."""
+    for staged, name in files.items():
+        os.replace(staged, out / name)
+    os.replace(sidecar, out / f"{job.base}.json")
+    keep = {*files.values(), f"{job.base}.json"}
+    earlier = [p.name for p in _paths(job, out).values()]
+    earlier += list((old or {}).get("files", {}).get("tables", {}).values())
+    for name in earlier:
+        if name not in keep:
+            (out / name).unlink(missing_ok=True)
 
 
 def _write_key_numbers(job: ReportJob, out: Path, numbers: KeyNumbers) -> dict[str, Any]:
@@ -204,42 +243,50 @@ def build_report(job: ReportJob, settings: ReportSettings, *, force: bool = Fals
         reason = "previous build failed"
     else:
         reason = "changed: " + ", ".join(stale) if stale else "output files missing"
-    started = time.monotonic()
-    _clear(job, out, old)
-    title = notebook_title(read_notebook(job.notebook), job.notebook.stem)
+    stage = _staging(job, out)
     try:
-        nb = execute_notebook(job.notebook, paths["running_ipynb"], params,
+        return _build(job, settings, stage, params=params, prints=prints, old=old, reason=reason)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _build(job: ReportJob, settings: ReportSettings, stage: Path, *, params: dict[str, Any],
+           prints: dict[str, str], old: dict[str, Any] | None, reason: str) -> ReportOutcome:
+    """Execute, render and export one report into `stage`, then install it (`_install`)."""
+    started = time.monotonic()
+    title = notebook_title(read_notebook(job.notebook), job.notebook.stem)
+    out = Path(settings.output_dir)
+    paths, staged = _paths(job, out), _paths(job, stage)
+    try:
+        nb = execute_notebook(job.notebook, staged["ipynb"], params,
                               cwd=settings.cwd, cell_timeout=settings.cell_timeout)
     except ReportError as exc:
-        if paths["running_ipynb"].exists():
-            paths["running_ipynb"].replace(paths["failed_ipynb"])
-        message = str(exc).replace(str(paths["running_ipynb"]), str(paths["failed_ipynb"]))
+        message = str(exc).replace(str(staged["ipynb"]), str(paths["failed_ipynb"]))
+        files = {staged["ipynb"]: paths["failed_ipynb"].name} if staged["ipynb"].exists() else {}
         data = _sidecar(job, settings, params, title, prints, "failed", started, error=message,
-                        files={"ipynb": paths["failed_ipynb"].name}
-                        if paths["failed_ipynb"].exists() else {})
-        paths["json"].write_text(json.dumps(data, indent=1), encoding="utf-8")
-        check_no_secrets([p for p in (paths["json"], paths["failed_ipynb"]) if p.exists()])
+                        files={"ipynb": paths["failed_ipynb"].name} if files else {})
+        staged["json"].write_text(json.dumps(data, indent=1), encoding="utf-8")
+        check_no_secrets([staged["json"], *files])
+        _install(job, out, old, files, staged["json"])
         return ReportOutcome(job, "failed", time.monotonic() - started, message)
-    paths["running_ipynb"].replace(paths["ipynb"])
     numbers = collect(nb)
     header = {"notebook": job.notebook.name,
               "scope": "all models" if job.scope == ALL_SCOPE else job.scope,
               "profile": settings.profile, "version": personalib.__version__,
               "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "index_href": "index.html", "demo_label": settings.demo_label}
-    render_html(nb, paths["html"], title=title, header=header)
+    render_html(nb, staged["html"], title=title, header=header)
     files = {"html": paths["html"].name, "ipynb": paths["ipynb"].name,
-             "json": paths["json"].name, **_write_key_numbers(job, out, numbers)}
+             "json": paths["json"].name, **_write_key_numbers(job, stage, numbers)}
     data = _sidecar(job, settings, params, title, prints, "ok", started, files=files,
                     headline=numbers.headline, values=numbers.values,
                     tables={k: json.loads(t.to_json(orient="split", index=False))
                             for k, t in numbers.tables.items()})
-    tmp = paths["json"].with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    written = [paths["html"], paths["ipynb"], tmp, out / files["csv"],
-               *(out / f for f in files["tables"].values())]
-    check_no_secrets(written)  # deletes the offending files and raises
-    tmp.replace(paths["json"])  # the sidecar last: an interrupted build is never "up to date"
+    staged["json"].write_text(json.dumps(data, indent=1), encoding="utf-8")
+    written = [staged["html"], staged["ipynb"], stage / files["csv"],
+               *(stage / f for f in files["tables"].values())]
+    check_no_secrets([*written, staged["json"]])  # deletes the offending files and raises
+    _install(job, out, old, {p: p.name for p in written}, staged["json"])
     return ReportOutcome(job, "built", time.monotonic() - started, reason, paths["html"], numbers)
 
 
@@ -249,22 +296,32 @@ def build_reports(notebooks: Sequence[Path], models: Sequence[str], settings: Re
     """Build every (notebook x scope) report that is not up to date, then write index.html.
 
     Failures do not stop the other reports; the caller decides what a failure means (the CLI
-    exits non-zero naming each one).
+    exits non-zero naming each one). An interrupt (KeyboardInterrupt) still writes the index, so
+    the reports finished before it are listed, then propagates.
     """
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     jobs = plan_jobs(notebooks, models)
+    check_output_dir(Path(settings.output_dir))
     package = source_digest()
     outcomes = []
+
+    def index() -> None:
+        say("index: " + str(write_index(Path(settings.output_dir), profile=settings.profile,
+                                         description=settings.description,
+                                         demo_label=settings.demo_label, model_order=list(models))))
+
     for i, job in enumerate(jobs, 1):
         say(f"[{i}/{len(jobs)}] {job.base}")
-        outcome = build_report(job, settings, force=force, package_source=package)
+        try:
+            outcome = build_report(job, settings, force=force, package_source=package)
+        except KeyboardInterrupt:
+            say("    interrupted: its previous files, if any, are kept")
+            index()
+            raise
         detail = {"built": f"built in {outcome.seconds:.1f} s ({outcome.reason})",
                   "up-to-date": "up to date, skipped",
                   "failed": f"FAILED: {outcome.reason}"}[outcome.status]
         say(f"    {detail}")
         outcomes.append(outcome)
-    index = write_index(Path(settings.output_dir), profile=settings.profile,
-                        description=settings.description, demo_label=settings.demo_label,
-                        model_order=list(models))
-    say(f"index: {index}")
+    index()
     return outcomes

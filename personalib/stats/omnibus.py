@@ -3,6 +3,8 @@
 - Cochran's Q (statsmodels `cochrans_q`): per model and dataset, over the items x personas binary
   matrix of a per-item outcome (hit, biased, unknown, refusal). H0: every persona has the same
   success probability.
+- Effect sizes (`effect_size` of the result): statistic / (n (k - 1)), Kendall's W for Friedman
+  and eta-squared Q for Cochran's Q (Serlin, Carr & Marascuilo 1982).
 - Friedman (pingouin `friedman`, chi-square form with the tie correction; the same statistic as
   scipy's `friedmanchisquare`, which needs three groups, while pingouin also takes two): groups =
   personas, blocks = attitude statements (value = the persona's mean over the 31 instruction
@@ -40,6 +42,15 @@ FRIEDMAN = "friedman"
 # METHODS 6: Friedman on attitudes is run separately for the regular personas (the 162 plus the
 # empty persona) and for the 30 control personas. Keys: family name; values: persona sets in it.
 STUDY_FAMILIES: dict[str, tuple[str, ...]] = {"regular": ("regular", "empty"), "control": ("control",)}
+
+
+def effect_size(statistic: float, n: int, k: int) -> float:
+    """statistic / (n (k - 1)) for a chi-square omnibus test over n blocks and k groups: Kendall's
+    W for Friedman's chi-square (W = chi2 / (n (k - 1))), and for Cochran's Q the eta-squared Q of
+    Serlin, Carr & Marascuilo (1982), Q / (n (k - 1)) (see Tomczak & Tomczak 2014). Both lie in
+    [0, 1]: 0 when the groups do not differ, 1 when they differ in every block as much as the
+    blocks allow."""
+    return float(statistic) / (n * (k - 1)) if n > 0 and k > 1 else float("nan")
 
 
 def cochrans_q(
@@ -80,8 +91,9 @@ def cochrans_q(
                           reason="all personas gave the same answers: Cochran's Q is undefined")
     with quiet():
         res = _sm_cochrans_q(x)
-    return StatResult(COCHRAN, float(res.statistic), float(res.df), float(res.pvalue), n, k,
-                      note=note)
+    q = float(res.statistic)
+    return StatResult(COCHRAN, q, float(res.df), float(res.pvalue), n, k, note=note,
+                      effect_size=effect_size(q, n, k))
 
 
 def cochrans_q_table(
@@ -148,7 +160,9 @@ def friedman(
         res = pg.friedman(long, dv="value", within="group", subject="block", method="chisq")
     row = res.iloc[0]
     p = row["p_unc"] if "p_unc" in res.columns else row["p-unc"]
-    return StatResult(FRIEDMAN, float(row["Q"]), float(row["ddof1"]), float(p), n, k, note=note)
+    chi2 = float(row["Q"])
+    return StatResult(FRIEDMAN, chi2, float(row["ddof1"]), float(p), n, k, note=note,
+                      effect_size=effect_size(chi2, n, k))
 
 
 def friedman_table(
@@ -221,6 +235,6 @@ def friedman_toxicity(
 
 
 __all__ = [
-    "STUDY_FAMILIES", "cochrans_q", "cochrans_q_table", "friedman", "friedman_table",
+    "STUDY_FAMILIES", "cochrans_q", "cochrans_q_table", "effect_size", "friedman", "friedman_table",
     "friedman_attitudes", "friedman_toxicity",
 ]

@@ -18,12 +18,19 @@ import socket
 import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import personalib
 from personalib.paths import PACKAGE_DIR
 
-__all__ = ["environment", "git_commit", "scrub", "utc_now", "new_run_id", "LIBRARIES"]
+__all__ = [
+    "environment", "git_commit", "scrub", "utc_now", "new_run_id", "LIBRARIES", "STALE_AFTER_S",
+    "process_identity", "run_state",
+]
+
+STALE_AFTER_S = 6 * 3600.0
+"""A "running" run of another host whose heartbeat is older than this is reported stale."""
 
 LIBRARIES: tuple[str, ...] = (
     "numpy", "pandas", "pyarrow", "torch", "transformers", "tokenizers", "safetensors", "gguf",
@@ -84,6 +91,87 @@ def environment() -> dict[str, Any]:
         "git_commit": git_commit(),
         "libraries": {name: _version(name) for name in LIBRARIES},
     }
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux `/proc/<pid>/stat` field 22)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_identity() -> dict[str, Any]:
+    """This process as a run manifest records it, so `status` can tell a killed run from a live
+    one: host name, pid and, where the system tells them (Linux), boot id and process start time
+    (a pid reused by another process after a reboot or a kill does not pass for the run)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "boot_id": _boot_id(),
+            "start_ticks": _start_ticks(os.getpid())}
+
+
+def _alive(process: dict[str, Any]) -> bool:
+    """True when the recorded process (of this host) still runs."""
+    pid = process.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    boot = _boot_id()
+    if process.get("boot_id") and boot and process["boot_id"] != boot:
+        return False  # the machine rebooted since
+    if process.get("start_ticks") is not None and Path("/proc").is_dir():
+        return _start_ticks(pid) == process["start_ticks"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _age_s(stamp: Any, now: datetime) -> float | None:
+    try:
+        then = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return None
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    return (now - then).total_seconds()
+
+
+def run_state(manifest: dict[str, Any], now: datetime | None = None) -> tuple[str, str]:
+    """(state, reason) of a recorded run, for `status`.
+
+    A manifest's `status` is written by the run itself, so a run killed with SIGKILL (or whose
+    machine died) stays "running" in its manifest. Its state is then "interrupted" when the run was
+    on this host and its process is gone, "stale" when no heartbeat (written as chunks are stored)
+    came for `STALE_AFTER_S`, and "running" otherwise; other states are the manifest's `status`
+    (with its `error` as the reason).
+    """
+    status = str(manifest.get("status"))
+    if status != "running":
+        error = str(manifest.get("error") or "")
+        return status, error if len(error) <= 300 else error[:297] + "..."
+    process = manifest.get("process") or {}
+    host, pid = process.get("host"), process.get("pid")
+    if host and host == socket.gethostname():
+        if _alive(process):
+            return "running", f"process {pid} on this host is running"
+        return "interrupted", (f"process {pid} on this host ended without finishing the run (killed?); "
+                               "rerun the same command to resume")
+    last = manifest.get("heartbeat_at") or manifest.get("started_at")
+    age = _age_s(last, now or datetime.now(timezone.utc))
+    where = f"host {host}, pid {pid}" if host else "a process this version did not record"
+    if age is not None and age > STALE_AFTER_S:
+        return "stale", f"no heartbeat for {age / 3600:.1f} h ({where}); probably killed: rerun the same command to resume"
+    return "running", f"{where}; last heartbeat {last}"
 
 
 def _secret_values() -> set[str]:

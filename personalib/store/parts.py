@@ -107,7 +107,9 @@ def _write_then_replace(final: Path, write) -> Path:
         temp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise StoreError(
-                f"could not write {final}: {exc} (disk full or no permission? nothing of it was stored)"
+                f"could not write {final.parent.name}/{final.name} in {final.parent.parent}: "
+                f"{exc.strerror or exc} (disk full or no permission?); this file was not written, "
+                "the files written before it are kept"
             ) from exc
         raise
     _fsync_dir(final.parent)

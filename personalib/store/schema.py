@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from personalib.errors import StoreError
 
@@ -105,7 +106,17 @@ def to_row_table(rows: Any, *, now: datetime | None = None) -> pa.Table:
 
     Missing optional columns become null; a missing `created_at` becomes `now` (UTC). Unknown
     columns, empty required values and an `origin` other than generated/imported are errors.
+    An Arrow table already in ROW_SCHEMA is checked and kept as it is (the fast path of bulk
+    imports).
     """
+    if isinstance(rows, pa.Table) and rows.schema.equals(ROW_SCHEMA):
+        for column in (*REQUIRED, "created_at"):
+            if rows.column(column).null_count:
+                raise StoreError(f"store rows: column {column!r} has {rows.column(column).null_count} empty value(s)")
+        bad = set(pc.unique(rows.column("origin")).to_pylist()) - ORIGINS
+        if bad:
+            raise StoreError(f"store rows: origin must be one of {sorted(ORIGINS)}, got {sorted(bad)}")
+        return rows
     frame = _frame(rows)
     if "created_at" not in frame.columns or frame["created_at"].isna().any():
         stamp = pd.Timestamp(now or datetime.now(timezone.utc))

@@ -118,12 +118,15 @@ def _filter(
 class Store:
     """A generation store folder (created on first write).
 
+    `read_only=True` (for a store this process cannot write, e.g. `status` on a read-only mount)
+    reports a corrupt part in `set_aside` with `moved_to` None and skips it, without moving it.
+
     `rows_per_part` bounds the size of each part: one `append` call is one atomic part unless it
     holds more rows than that (the default, 100,000, keeps any one released file of the study in
     one part; the generation engine sends chunks far smaller).
     """
 
-    def __init__(self, path: str | Path, *, rows_per_part: int = 100_000) -> None:
+    def __init__(self, path: str | Path, *, rows_per_part: int = 100_000, read_only: bool = False) -> None:
         if rows_per_part < 1:
             raise StoreError(f"rows_per_part must be >= 1, got {rows_per_part}")
         self.path = Path(path)
@@ -134,6 +137,9 @@ class Store:
         self.corrupt_dir = self.path / "corrupt"
         self.outcomes_dir = self.path / "outcomes"
         self.set_aside: list[CorruptPart] = []  # corrupt parts this object found and moved
+        # read_only: a corrupt part is reported and skipped, never moved (the store cannot change)
+        self.read_only = read_only
+        self._left_in_place: set[Path] = set()
         self._verified: set[str] = set()  # part names whose content hash this object checked
 
     def __repr__(self) -> str:
@@ -219,6 +225,8 @@ class Store:
         hash: `verify_part`) is reported and set aside."""
         good = []
         for path in list_parts(self.parts_dir):
+            if path in self._left_in_place:
+                continue
             reason = check_part(path, ROW_SCHEMA)
             if reason is None and verify:
                 reason = self._verify(path)
@@ -226,7 +234,7 @@ class Store:
                 if path.exists():
                     good.append(path)
             else:
-                self.set_aside.append(set_aside(path, self.corrupt_dir, reason))
+                self.put_aside(path, reason)
         return good
 
     def _verify(self, path: Path) -> str | None:
@@ -247,6 +255,15 @@ class Store:
     def unverifiable(self) -> list[Path]:
         """Parts without a content hash in their name (written before store format 2)."""
         return [p for p in list_parts(self.parts_dir) if part_hash(p) is None]
+
+    def put_aside(self, path: Path, reason: str) -> None:
+        """Move a corrupt part to `corrupt/`, or with `read_only` skip it where it is."""
+        if self.read_only:
+            log.warning("corrupt store part %s: %s; left in place (read-only store) and skipped", path, reason)
+            self._left_in_place.add(path)
+            self.set_aside.append(CorruptPart(name=path.name, reason=reason, moved_to=None))
+        else:
+            self.set_aside.append(set_aside(path, self.corrupt_dir, reason))
 
     def _plan_files(self) -> list[Path]:
         return [p for p in list_parts(self.plans_dir, "plan-*.parquet") if _ok(p, PLAN_SCHEMA)]
@@ -274,7 +291,7 @@ class Store:
             except FileNotFoundError:
                 continue
             except (pa.ArrowException, OSError) as exc:
-                self.set_aside.append(set_aside(path, self.corrupt_dir, f"unreadable data ({exc})"))
+                self.put_aside(path, f"unreadable data ({exc})")
 
     def read(
         self,
@@ -342,7 +359,7 @@ class Store:
         for path in sorted(self.manifests_dir.glob("*.json")):
             try:
                 out.append(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:
                 log.warning("manifest %s is unreadable (%s); skipped", path, exc)
         return sorted(out, key=lambda m: (str(m.get("started_at", "")), str(m.get("run_id", ""))))
 

@@ -1,4 +1,4 @@
-"""What a store holds against what its runs planned (`python -m personalib status`; issue 4 item 4).
+"""What a store holds against what its runs planned (`python -m personalib status`).
 
 Per model, dataset and persona set: `stored` (distinct entries), `planned` (union of the plans
 recorded by the runs in the store), `missing` (planned, not stored) and `duplicates` (rows stored
@@ -7,78 +7,193 @@ again for an entry already stored, e.g. by two workers racing; they are dropped 
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from personalib.store.store import ROW_IDENTITY, Store
+from personalib.store.index import indexed_files
+from personalib.store.manifest import run_state
+from personalib.store.store import Store
 
 __all__ = ["GROUP", "corrupt_notices", "summarize"]
 
 GROUP: tuple[str, ...] = ("model", "dataset", "persona_set")
+_HEX = np.full(256, 255, np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    _HEX[_c] = 10 + _i
 
 
-def _counts(table: pa.Table) -> dict[tuple, int]:
-    if table.num_rows == 0:
-        return {}
-    grouped = table.select(list(GROUP)).group_by(list(GROUP)).aggregate([([], "count_all")])
-    return {
-        tuple(row[c] for c in GROUP): int(row["count_all"]) for row in grouped.to_pylist()
-    }
+def _key_bits(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The first 128 bits of each key (sha256 hex digests) as two uint64 arrays; a key that is not
+    a hex digest is hashed first, so any string works."""
+    n = len(keys)
+    chars = None
+    if n and pc.all(pc.equal(pc.utf8_length(keys), 64)).as_py():
+        offsets = np.frombuffer(keys.buffers()[1], np.int32)[keys.offset:keys.offset + n + 1]
+        data = np.frombuffer(keys.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, 64)[:, :32]
+        chars = _HEX[data]
+        if (chars == 255).any():
+            chars = None
+    if chars is None:
+        digests = [hashlib.sha256(k.encode()).hexdigest()[:32] for k in keys.to_pylist()]
+        chars = _HEX[np.frombuffer("".join(digests).encode(), np.uint8).reshape(n, 32)] if n else np.zeros((0, 32), np.uint8)
+    packed = (chars[:, 0::2].astype(np.uint8) << 4) | chars[:, 1::2]
+    words = np.ascontiguousarray(packed).view(">u8").astype(np.uint64)
+    return words[:, 0].copy(), words[:, 1].copy()
+
+
+class _Codes:
+    """Dense integer codes of labels, shared by the parts and plans of one (model, dataset)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[object, int] = {}
+
+    def of(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+        lookup = np.array([self.codes.setdefault(v, len(self.codes)) for v in encoded.dictionary.to_pylist()],
+                          np.int64)
+        return lookup[encoded.indices.to_numpy(zero_copy_only=False)] if len(lookup) else np.zeros(0, np.int64)
+
+
+IDENTITY = np.dtype([("a", ">u8"), ("b", ">u8")])
+"""An entry as 16 bytes: [persona-set code (8 bits) | 56 bits of the key] [64 bits of the key
+mixed with the label and item codes]. Equal exactly when key, persona set, persona and item are
+(up to a 120-bit collision of two different sha256 keys); sorting the bytes groups them."""
+
+
+def _entries(paths: Iterable[Path], size: int, model: str, dataset: str, sets: _Codes, labels: _Codes,
+             items: _Codes) -> np.ndarray:
+    """Every stored or planned entry (`ROW_IDENTITY`) of one model x dataset in `paths` (`size` of
+    them, from the index) as a 16-byte identity (`IDENTITY`, viewed as void so that sorting
+    compares bytes), filled into one preallocated array."""
+    out = np.empty(size, IDENTITY)
+    at = 0
+    for path in paths:
+        table = pq.read_table(path, columns=["model", "dataset", "persona_set", "persona", "item_id", "key"],
+                              page_checksum_verification=True)
+        table = table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["dataset"], dataset)))
+        n = table.num_rows
+        if not n:
+            continue
+        set_code = sets.of(table["persona_set"]).astype(np.uint64)
+        label = labels.of(pc.binary_join_element_wise(table["persona_set"], table["persona"], "\x1f"))
+        item = items.of(table["item_id"])
+        k1, k2 = _key_bits(table["key"].combine_chunks())
+        out["a"][at:at + n] = (set_code << np.uint64(56)) | (k1 >> np.uint64(8))
+        out["b"][at:at + n] = k2 ^ ((label.astype(np.uint64) << np.uint64(32)) | item.astype(np.uint64))
+        at += n
+    return out[:at].view("V16")
+
+
+def _first_new(entries: np.ndarray) -> np.ndarray:
+    """For sorted identities: True at the first of each run of equal ones."""
+    keep = np.ones(len(entries), bool)
+    keep[1:] = entries[1:] != entries[:-1]
+    return keep
+
+
+def _set_ranges(entries: np.ndarray, codes: Iterable[int]) -> dict[int, slice]:
+    """For sorted identities: the slice of each persona-set code (their first byte sorts first)."""
+    first = entries.view(np.uint8)[::16] if len(entries) else np.zeros(0, np.uint8)
+    return {c: slice(int(np.searchsorted(first, c, "left")), int(np.searchsorted(first, c, "right"))) for c in codes}
+
+
+def _missing(stored: np.ndarray, planned: np.ndarray, new: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """For each planned identity (sorted): planned once (`new`) and not among the sorted stored ones."""
+    out = np.zeros(len(planned), bool)
+    for start in range(0, len(planned), chunk):
+        part = planned[start:start + chunk]
+        if len(stored):
+            at = np.minimum(np.searchsorted(stored, part), len(stored) - 1)
+            out[start:start + chunk] = stored[at] != part
+        else:
+            out[start:start + chunk] = True
+    return out & new
 
 
 def summarize(store: Store) -> dict[str, Any]:
-    """Totals (`stored`, `planned`, `missing`, `duplicates`) and the per-group breakdown."""
-    raw = store.read_raw([*ROW_IDENTITY, "origin"])
-    entries = raw.select(list(ROW_IDENTITY))
-    distinct = entries.group_by(list(ROW_IDENTITY), use_threads=False).aggregate([]) if raw.num_rows else entries
-    planned = store.planned()
-    if planned.num_rows and distinct.num_rows:
-        missing = planned.join(distinct, keys=list(ROW_IDENTITY), join_type="left anti")
-    else:
-        missing = planned
-    rows_by = _counts(raw)
-    stored_by = _counts(distinct)
-    planned_by = _counts(planned)
-    missing_by = _counts(missing)
-    groups = []
-    for group in sorted(set(rows_by) | set(planned_by)):
-        groups.append(
-            {
-                **dict(zip(GROUP, group)),
-                "stored": stored_by.get(group, 0),
-                "planned": planned_by.get(group, 0),
-                "missing": missing_by.get(group, 0),
-                "duplicates": rows_by.get(group, 0) - stored_by.get(group, 0),
-            }
-        )
-    manifests = store.manifests()
+    """Totals (`stored`, `planned`, `missing`, `duplicates`) and the per-group breakdown, one
+    model x dataset at a time (memory: that of the largest, about 60 bytes per generation)."""
+    parts = list(indexed_files(store, "parts"))
+    plans = list(indexed_files(store, "plans"))
+    where: dict[tuple[str, str], dict[str, list[Path]]] = defaultdict(lambda: {"parts": [], "plans": []})
+    size: dict[tuple[str, str, str], int] = defaultdict(int)
+    for kind, files in (("parts", parts), ("plans", plans)):
+        for path, groups in files:
+            for model, dataset, _set, n in groups:
+                if path not in where[(model, dataset)][kind]:
+                    where[(model, dataset)][kind].append(path)
+                size[(model, dataset, kind)] += n
+    groups, totals = [], {"stored": 0, "planned": 0, "missing": 0, "duplicates": 0}
+    for (model, dataset) in sorted(where):
+        sets, labels, items = _Codes(), _Codes(), _Codes()
+        stored = _entries(where[(model, dataset)]["parts"], size[(model, dataset, "parts")], model, dataset,
+                          sets, labels, items)
+        stored.sort()
+        planned = _entries(where[(model, dataset)]["plans"], size[(model, dataset, "plans")], model, dataset,
+                           sets, labels, items)
+        planned.sort()
+        stored_new, planned_new = _first_new(stored), _first_new(planned)
+        missing = _missing(stored, planned, planned_new)
+        at_stored, at_planned = _set_ranges(stored, sets.codes.values()), _set_ranges(planned, sets.codes.values())
+        for name, code in sorted(sets.codes.items()):
+            rows, plan = at_stored[code], at_planned[code]
+            row = {"model": model, "dataset": dataset, "persona_set": str(name),
+                   "stored": int(stored_new[rows].sum()), "planned": int(planned_new[plan].sum()),
+                   "missing": int(missing[plan].sum()),
+                   "duplicates": int((rows.stop - rows.start) - stored_new[rows].sum())}
+            groups.append(row)
+            for key in totals:
+                totals[key] += row[key]
+        del stored, planned, stored_new, planned_new, missing
     return {
         "store": str(store.path),
         "format": store.format(),
         "parts_without_hash": len(store.unverifiable()),
-        "stored": distinct.num_rows,
-        "planned": planned.num_rows,
-        "missing": missing.num_rows,
-        "duplicates": raw.num_rows - distinct.num_rows,
-        "parts": len(store.parts()),
+        **totals,
+        "parts": len(parts),
         "corrupt_set_aside": [vars(c) for c in store.set_aside],
         "corrupt_dir": sorted(p.name for p in store.corrupt_dir.glob("*")) if store.corrupt_dir.is_dir() else [],
-        "runs": [
-            {
-                "run_id": m.get("run_id"),
-                "status": m.get("status"),
-                "models": [entry.get("name") for entry in m.get("models", [])],
-                "started_at": m.get("started_at"),
-                "ended_at": m.get("ended_at"),
-                "counts": m.get("counts"),
-            }
-            for m in manifests
-        ],
-        "groups": groups,
+        "runs": [_run(m) for m in store.manifests()],
+        "groups": sorted(groups, key=lambda g: (g["model"], g["dataset"], g["persona_set"])),
+    }
+
+
+def _run(manifest: dict[str, Any]) -> dict[str, Any]:
+    """One run of the summary: its manifest's status, and its `state` (`run_state`: a run killed
+    with SIGKILL still says "running" in its manifest; its state says "interrupted" or "stale")."""
+    state, reason = run_state(manifest)
+    process = manifest.get("process") or {}
+    return {
+        "run_id": manifest.get("run_id"),
+        "status": manifest.get("status"),
+        "state": state,
+        "state_reason": reason,
+        "host": process.get("host"),
+        "pid": process.get("pid"),
+        "heartbeat_at": manifest.get("heartbeat_at"),
+        "models": [entry.get("name") for entry in manifest.get("models", [])],
+        "started_at": manifest.get("started_at"),
+        "ended_at": manifest.get("ended_at"),
+        "counts": manifest.get("counts"),
     }
 
 
 def corrupt_notices(parts: list[dict[str, Any]]) -> list[str]:
-    """One line per corrupt part set aside (`summarize(...)["corrupt_set_aside"]`), for stderr."""
-    return [f"notice: corrupt store part {p['name']} ({p['reason']}) moved to {p['moved_to']}" for p in parts]
+    """One line per corrupt part found (`summarize(...)["corrupt_set_aside"]`), for stderr: where it
+    was moved, or that it was left in place (a read-only store) and is skipped on read."""
+    return [
+        f"notice: corrupt store part {p['name']} ({p['reason']}) "
+        + (f"moved to {p['moved_to']}" if p["moved_to"] else
+           "left in place (the store is read-only): it is skipped on read; rerun with write access to set it aside")
+        for p in parts
+    ]

@@ -84,6 +84,8 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise bad_row(path, number, f"not valid JSON ({exc.msg})", "line") from None
+            except RecursionError:
+                raise bad_row(path, number, "not usable JSON (nested too deeply)", "line") from None
             if not isinstance(obj, dict):
                 raise bad_row(path, number, "expected a JSON object", "line")
             yield number, obj
@@ -96,6 +98,8 @@ def load_json(path: Path) -> Any:
             return json.load(handle)
     except json.JSONDecodeError as exc:
         raise PersonalibError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise PersonalibError(f"{path}: not usable JSON (nested too deeply)") from None
 
 
 def read_records(path: Path, fields: Sequence[str]) -> list[dict[str, Any]]:

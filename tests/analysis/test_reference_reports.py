@@ -9,16 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from personalib import stats
 from personalib.analysis import load_study
 from personalib.metrics import truthfulqa_accuracy
-from personalib.release import import_release
 from personalib.reports.run import ReportJob, ReportSettings, build_report
-from personalib.store import Store
 from tests.golden.compare import differences
-from tests.metrics.helpers import truthfulqa_reference_items
+from tests.metrics.helpers import released_sample
 
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -28,22 +25,10 @@ SETS = ["regular", "empty", "control"]
 
 @pytest.fixture(scope="module")
 def released(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("released")
-    truthfulqa_reference_items(reference_dir, tmp)  # writes tmp/validation.jsonl (HF schema)
-    data = reference_dir / "original-release" / "data"
-    summary = import_release(reference_dir / "original-release", Store(tmp / "store"))
-    assert summary.rows == 9_542
-    profile = {
-        "name": "released-sample", "models": list(MODELS),
-        "datasets": {"truthfulqa": {"files": {"data_files": str(tmp / "validation.jsonl")}},
-                     "attitudes": {"files": {"questions": str(data / "attitude_questions.json"),
-                                             "paraphrases": str(data / "att_augment.json")}}},
-        "persona_sets": SETS, "store": str(tmp / "store"), "reports": str(tmp / "reports"),
-        "generations": "released",
-    }
-    path = tmp / "released-sample.yaml"
-    path.write_text(yaml.safe_dump(profile, sort_keys=False))
-    return path, tmp / "store"
+    path, store, rows = released_sample(reference_dir, tmp_path_factory.mktemp("released"),
+                                        list(MODELS), SETS)
+    assert rows == 9_542
+    return path, store
 
 
 def _build(name: str, profile: Path, store: Path, out: Path) -> dict:

@@ -187,3 +187,15 @@ def test_a_store_with_one_attitude_dimension_gives_notes_not_errors(study: Study
     sim = rq3.similarity(assoc)
     assert not sim.empty
     assert rq3.headline_text(sim, rq3.significant_counts(rq3.attitude_friedman(subset)), subset.models)
+
+
+def test_key_numbers_of_a_persona_set_named_with_spaces_and_markup() -> None:
+    """A user set is its own Friedman family: its name becomes part of a key, and must give a
+    valid one (it used to make the RQ3 report fail when recorded)."""
+    counts = pd.DataFrame({"model": ["zephyr", "zephyr"], "family": ["regular", "farm and care <b>"],
+                           "tested": [7, 7], "significant": [2, 1]})
+    empty = Result(pd.DataFrame())
+    keys = rq3.key_numbers(Result(counts), empty, empty)
+    assert keys == {"zephyr.friedman_significant_regular": 2,
+                    "zephyr.friedman_significant_farm_and_care_b_": 1}
+    assert all(_NAME.match(k) for k in keys)

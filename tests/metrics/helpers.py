@@ -63,3 +63,28 @@ def truthfulqa_reference_items(reference_dir: Path, tmp_path: Path) -> pd.DataFr
             mc2 = {"choices": list(rec["mc2_targets"]), "labels": list(rec["mc2_targets"].values())}
             fh.write(json.dumps({"question": rec["question"], "mc1_targets": mc1, "mc2_targets": mc2}) + "\n")
     return load_task("truthfulqa", data_files=path).items()
+
+
+def released_sample(reference_dir: Path, tmp_path: Path, models: list[str],
+                    persona_sets: list[str]) -> tuple[Path, Path, int]:
+    """The released reference sample imported into a store under `tmp_path`, and a `released`
+    profile for it with local item files (no network): (profile path, store path, rows imported)."""
+    import yaml
+
+    from personalib.release import import_release
+    from personalib.store import Store
+
+    truthfulqa_reference_items(reference_dir, tmp_path)  # writes tmp_path/validation.jsonl
+    data = reference_dir / "original-release" / "data"
+    summary = import_release(reference_dir / "original-release", Store(tmp_path / "store"))
+    profile = {
+        "name": "released-sample", "models": list(models),
+        "datasets": {"truthfulqa": {"files": {"data_files": str(tmp_path / "validation.jsonl")}},
+                     "attitudes": {"files": {"questions": str(data / "attitude_questions.json"),
+                                             "paraphrases": str(data / "att_augment.json")}}},
+        "persona_sets": list(persona_sets), "store": str(tmp_path / "store"),
+        "reports": str(tmp_path / "reports"), "generations": "released",
+    }
+    path = tmp_path / "released-sample.yaml"
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return path, tmp_path / "store", summary.rows

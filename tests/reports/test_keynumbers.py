@@ -89,3 +89,23 @@ def test_collect_reads_values_tables_and_headline_last_value_wins():
 def test_collect_of_a_notebook_without_records_is_empty():
     got = rec.collect(_notebook_with([]))
     assert got.headline is None and got.values == {} and got.tables == {}
+
+
+@pytest.mark.parametrize(("parts", "expected"), [
+    (("gpt-3.5", "TruthfulQA", "best"), "gpt-3.5.TruthfulQA.best"),       # ordinary: unchanged
+    (("gemma3-270m-demo", "cosine_attitudes"), "gemma3-270m-demo.cosine_attitudes"),
+    (("random baseline", "cosine_attitudes"), "random_baseline.cosine_attitudes"),
+    (("zephyr", "friedman_significant_farm and care"), "zephyr.friedman_significant_farm_and_care"),
+    (("zephyr", "<img src=x onerror='a()'>"), "zephyr._img_src_x_onerror_a_"),
+    (("<b>", "x"), "k_b_.x"),                                               # must start alnum
+    (("", "x"), "k_.x"),
+    ((".hidden", 3), "k.hidden.3"),
+])
+def test_key_name_is_a_valid_deterministic_key(parts, expected):
+    assert rec.key_name(*parts) == expected
+    rec.record(rec.key_name(*parts), 1)  # accepted by the record API
+
+
+def test_key_name_needs_a_part():
+    with pytest.raises(rec.RecordError):
+        rec.key_name()

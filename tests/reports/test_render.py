@@ -77,7 +77,15 @@ def test_code_is_collapsed_and_tags_are_honoured(page: str):
 
 def test_defaults_cell_dropped_injected_parameters_kept(page: str):
     assert "gemma3-270m-demo" in page
-    assert "default" not in re.sub(r"<style.*?</style>", "", page, flags=re.S).replace("defaults", "")
+    shown = re.sub(r"<style.*?</style>|<meta [^>]*>", "", page, flags=re.S)  # CSS, the policy
+    assert "default" not in shown.replace("defaults", "")
+
+
+def test_page_allows_no_script(page: str):
+    meta = re.search(r"<meta [^>]*Content-Security-Policy[^>]*>", page)
+    policy = re.search(r'content="([^"]*)"', meta.group(0)).group(1) if meta else ""
+    assert "default-src 'none'" in policy and "script" not in policy
+    assert "<script" not in page
 
 
 def test_header_and_demo_label_escaped(page: str):

@@ -197,6 +197,41 @@ def test_friedman_toxicity_blocks_are_tweets(no_warnings) -> None:
     assert np.isnan(table[table.measure == "rac"].statistic.iloc[0])
 
 
+# ---- Effect sizes --------------------------------------------------------------------------
+
+def test_cochran_effect_size_hand_checked(no_warnings) -> None:
+    """The hand-checked table above (Q = 2, n = 5 items, k = 3): eta-squared Q = 2 / (5 * 2) = .2.
+    The largest possible Q, one persona right on every item and the others never, gives 1."""
+    x = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 0, 1], [1, 0, 0]])
+    assert cochrans_q(x).effect_size == pytest.approx(0.2)
+    assert cochrans_q(np.tile([1, 0, 0, 0], (6, 1))).effect_size == pytest.approx(1.0)
+    assert np.isnan(cochrans_q(np.ones((4, 3))).effect_size)
+
+
+def test_friedman_kendalls_w_hand_checked_and_pingouin(no_warnings) -> None:
+    """Every block ranks the three personas alike: chi2 = n (k - 1) = 8, W = 1. Ranks (1,2,3),
+    (1,3,2), (2,1,3), (1,2,3): rank sums 5, 8, 11, S = sum (R - 8)^2 = 18,
+    W = 12 S / (n^2 (k^3 - k)) = 216 / 384 = .5625."""
+    concordant = friedman(np.array([[1, 2, 3.0]] * 4))
+    assert concordant.statistic == pytest.approx(8) and concordant.effect_size == pytest.approx(1.0)
+    x = np.array([[1, 2, 3], [1, 3, 2], [2, 1, 3], [1, 2, 3.0]])
+    res = friedman(x)
+    assert res.effect_size == pytest.approx(0.5625)
+    rng = np.random.default_rng(4)
+    tied = rng.integers(1, 6, size=(15, 5)).astype(float)
+    ref = pg.friedman(to_long(tied, row="block"), dv="value", within="persona", subject="block")
+    assert friedman(tied).effect_size == pytest.approx(float(ref["W"].iloc[0]))
+
+
+def test_effect_size_column_in_the_tables(no_warnings) -> None:
+    rng = np.random.default_rng(3)
+    data = to_long((rng.random((30, 4)) < 0.5).astype(int)).assign(model="m1", dataset="tqa")
+    table = cochrans_q_table(data)
+    assert table.columns[-1] == "effect_size"
+    row = table.iloc[0]
+    assert row.effect_size == pytest.approx(row.statistic / (row.n * (row.k - 1)))
+
+
 # ---- Reference: the study's real GPT-4 questionnaire answers -----------------------------------
 
 REF_STEMS = ("Rosa_Luxemburg", "Jorg_Haider", "empty", "a_black_person", "an_african_american_person")
