@@ -43,7 +43,7 @@ from benchmarks.scale.steps import (
     ALL_STEPS, BASE_FOLDER, BASE_MODEL, DEFAULT_STEPS, GIB, MODEL7_STEPS, SCALE_STEPS, Workspace,
     model7_command, rows_of, scale_command, tag, verdict, write_profiles,
 )
-from benchmarks.scale.table import growth_lines, machine, table_lines, write_json
+from benchmarks.scale.table import growth_lines, machine, results_path, table_lines, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE_BYTES_PER_PERSONA = 9.6e6      # measured: about 9.2 MB of JSON per persona
@@ -80,6 +80,15 @@ class Bench:
         self.records: list[dict] = []
         self.release_info: dict | None = None
         self.datasets: dict = {}
+        self.results = results_path(ROOT / "benchmarks" / "results")
+        self.start = time.perf_counter()
+
+    def save(self, growth: list[str] | None = None) -> Path:
+        """The JSON file of everything measured so far."""
+        return write_json(self.results, {
+            "args": vars(self.args), "work": str(self.ws.root), "machine": machine(),
+            "release": self.release_info, "seconds": round(time.perf_counter() - self.start, 1),
+            "steps": self.records, "growth": growth or []})
 
     def record(self, step: str, fraction: Fraction, n_personas: int, m=None, **fields) -> dict:
         rows = rows_of(step, n_personas)
@@ -93,10 +102,13 @@ class Bench:
                                     + (m.error or "").replace("\n", "\n      "))
         rec["notes"] += fields.pop("notes", [])
         rec.update(fields)
-        rec["verdict"] = verdict(step, rec.get("compare_s", rec.get("wall_s", 0.0)), rec.get("peak_rss", 0),
-                                 rows, full_size=fraction == 1, ok=rec["ok"])
+        # import-release runs worker processes: its memory is that of all its processes together
+        rss = rec.get("tree_peak_rss" if step in ("import", "reimport") else "peak_rss", 0)
+        rec["verdict"] = verdict(step, rec.get("compare_s", rec.get("wall_s", 0.0)), rss, rows,
+                                 full_size=fraction == 1, ok=rec["ok"])
         self.records.append(rec)
         print("\n".join(table_lines([rec])[2:]), flush=True)
+        self.save()
         return rec
 
     def measure(self, step: str, command: list[str], fraction: Fraction) -> object:
@@ -231,7 +243,6 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="run-", dir=base))
     work.mkdir(parents=True, exist_ok=True)
     bench = Bench(args, Workspace(work), fractions, steps)
-    start = time.perf_counter()
     try:
         bench.prepare()
         for fraction in fractions:
@@ -239,22 +250,19 @@ def main(argv: list[str] | None = None) -> None:
         if steps & set(MODEL7_STEPS):
             bench.run_models7()
     finally:
-        report(bench, time.perf_counter() - start)
+        report(bench)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def report(bench: Bench, seconds: float) -> None:
+def report(bench: Bench) -> None:
     """Print the table and the growth; write the JSON file."""
     print("\n" + "\n".join(table_lines(bench.records)))
     growth = growth_lines(bench.records)
     if growth:
         print("\ngrowth with the number of personas (wall, peak RSS):\n" + "\n".join(growth))
-    payload = {"args": vars(bench.args), "work": str(bench.ws.root), "machine": machine(),
-               "release": bench.release_info, "seconds": round(seconds, 1), "steps": bench.records,
-               "growth": growth}
-    path = write_json(ROOT / "benchmarks" / "results", payload)
-    print(f"\nbenchmark took {seconds / 60:.1f} min; figures written to {path}")
+    path = bench.save(growth)
+    print(f"\nbenchmark took {(time.perf_counter() - bench.start) / 60:.1f} min; figures written to {path}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ def label(cmdline: list[str]) -> str:
             return f"{module} {rest[0] if rest else ''}".strip()
     if "benchmarks.scale.measure" in cmdline:
         return "wrapper"
+    if "multiprocessing" in text:
+        return "worker process"
     return Path(cmdline[0]).name if cmdline else "?"
 
 

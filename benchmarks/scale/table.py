@@ -32,10 +32,10 @@ def _wall(s: float | None) -> str:
 
 def table_lines(records: Sequence[dict]) -> list[str]:
     """One line per measured step: step, scale, rows, wall and CPU time (user + system, all its
-    processes: the CPUs may be shared), rate, peak RSS (and which process), disk, target,
-    verdict; then the notes of the steps that have some."""
+    processes: the CPUs may be shared), rate, peak RSS of the largest process (and which it was),
+    peak of all its processes together (polled), disk, target, verdict; then the notes."""
     header = (f"{'step':<13} {'scale':<5} {'rows':>11} {'wall':>11} {'cpu':>11} {'gen/s':>9} {'peak RSS':>9} "
-              f"{'largest process':<26} {'disk':>9}  {'target':<36} result")
+              f"{'largest process':<24} {'all procs':>9} {'disk':>9}  {'target':<32} result")
     lines = [header, "-" * len(header)]
     notes = []
     for r in records:
@@ -43,8 +43,8 @@ def table_lines(records: Sequence[dict]) -> list[str]:
         target = TARGETS[r["step"]].text if r["step"] in TARGETS else ""
         lines.append(f"{r['step']:<13} {r['scale']:<5} {r['rows']:>11,} {_wall(r.get('wall_s')):>11} "
                      f"{_wall(r.get('cpu_s')):>11} {rate:>9} "
-                     f"{_size(r.get('peak_rss')):>9} {r.get('largest', '')[:26]:<26} {_size(r.get('disk')):>9}  "
-                     f"{target:<36} {r.get('verdict', '')}")
+                     f"{_size(r.get('peak_rss')):>9} {r.get('largest', '')[:24]:<24} "
+                     f"{_size(r.get('tree_peak_rss')):>9} {_size(r.get('disk')):>9}  {target:<32} {r.get('verdict', '')}")
         for note in r.get("notes", []):
             notes.append(f"  {r['step']} ({r['scale']}): {note}")
     return lines + (["notes:", *notes] if notes else [])
@@ -81,9 +81,15 @@ def machine() -> dict:
             "load_1_5_15": os.getloadavg()}
 
 
-def write_json(folder: Path, payload: dict) -> Path:
-    """`benchmarks/results/scale-<UTC time>.json` with everything measured."""
+def results_path(folder: Path) -> Path:
+    """`<folder>/scale-<UTC time>.json` (folder: benchmarks/results, git-ignored)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"scale-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    return folder / f"scale-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    """Write everything measured so far (rewritten after every step, so a stopped run keeps it)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    tmp.replace(path)
     return path
