@@ -66,10 +66,14 @@ def growth_lines(records: Sequence[dict]) -> list[str]:
                 f"{last['wall_s'] / max(first['wall_s'], 1e-9):.1f}, RSS x{last['peak_rss'] / max(first['peak_rss'], 1):.1f}")
         if last["rows"] < FULL_ROWS:
             rows = np.array([r["rows"] for r in points], float)
-            wall = np.polyfit(rows, [r["wall_s"] for r in points], 1)
-            rss = np.polyfit(rows, [r["peak_rss"] for r in points], 1)
-            line += (f"; straight line to {FULL_ROWS / 1e6:.2f} M rows: {_wall(float(np.polyval(wall, FULL_ROWS)))}, "
-                     f"{_size(float(np.polyval(rss, FULL_ROWS)))} (extrapolated, not measured)")
+            guesses = []
+            for name, values, show in (("wall", [r["wall_s"] for r in points], _wall),
+                                       ("RSS", [r["peak_rss"] for r in points], _size)):
+                slope, _ = np.polyfit(rows, values, 1)
+                guesses.append(f"{name} {show(float(np.polyval((slope, _), FULL_ROWS)))}" if slope > 0
+                               else f"{name} does not grow at these sizes")
+            line += (f"; straight line to {FULL_ROWS / 1e6:.2f} M rows: {', '.join(guesses)} "
+                     "(extrapolated, not measured)")
         lines.append(line)
     return lines
 
