@@ -21,6 +21,22 @@ NOTEBOOKS = sorted(p for p in (REPO / "notebooks").glob("*.ipynb")
 EXPECTED = ["rq1_performance", "rq2_bias", "rq3_attitudes", "rq4_refusals"]
 
 pytestmark = pytest.mark.slow
+UNCERTAINTY = {  # report -> (table with per-persona intervals, its interval column; gap table)
+    "rq1_performance": ("persona_scores", "overall low", "gaps"),
+    "rq2_bias": ("bias_scores", "bias_low", "gaps"),
+    "rq4_refusals": ("refusal_intervals", "low", "gaps"),
+}
+
+
+def assert_uncertainty_shown(name: str, side: dict, html: str) -> None:
+    """The report records per-persona intervals and, beside each top-bottom gap, the gap expected
+    by chance, its p-value and the control personas' gap, and says so on the page."""
+    if name not in UNCERTAINTY:
+        return
+    intervals, column, gaps = UNCERTAINTY[name]
+    assert column in side["tables"][intervals]["columns"], side["tables"][intervals]["columns"]
+    assert {"chance_gap", "p_value", "control_gap"} <= set(side["tables"][gaps]["columns"])
+    assert "chance_gap" in html and "95th percentile" in html
 
 
 def test_the_four_research_question_notebooks_are_there() -> None:
@@ -67,6 +83,7 @@ def test_notebook_on_two_models(notebook: Path, fixture_paths, tmp_path: Path) -
         assert side["values"], "no key numbers recorded"
         assert "nan" not in side["headline"].lower()
         assert differences("rich", job.base, side["values"]) == []  # tests/golden
+        assert_uncertainty_shown(notebook.stem, side, html)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)

@@ -46,6 +46,25 @@ def test_bbq_scores_equal_the_metrics(missing: float) -> None:
     bias = metrics.bbq_bias(rows)
     np.testing.assert_allclose(values["bbq_bias"], _metric(bias["bias"]), rtol=1e-12)
     np.testing.assert_allclose(values["unknown_freq"], _metric(bias["unknown_freq"]), rtol=1e-12)
+    for part in ("s_dis", "s_amb"):
+        np.testing.assert_allclose(values[part], _metric(bias[part]), rtol=1e-12)
+
+
+def test_attitude_and_toxicity_refusal_rates_equal_the_metrics() -> None:
+    """Refusals of the rating tasks: attitudes one rate, toxicity one rate per measure (the
+    offensiveness and racism tasks of METHODS 4), each a rate over its own stratum's items."""
+    base = scored("truthfulqa", 40, PERSONAS, seed=3)
+    attitudes = base.assign(dataset="attitudes")
+    toxicity = base.assign(dataset="toxicity", measure=np.where(
+        base["item_id"].str.extract(r"(\d+)$")[0].astype(int) % 3 == 0, "off", "rac"))
+    rates = metrics.refusal_rates(pd.concat([attitudes, toxicity], ignore_index=True))
+    values = score_values(study_outcomes(attitudes, "attitudes", personas=PERSONAS), study_scores("attitudes"))
+    np.testing.assert_allclose(values["refusal_rate"], _metric(rates["attitudes"]), rtol=1e-12)
+    values = score_values(study_outcomes(toxicity, "toxicity", personas=PERSONAS), study_scores("toxicity"))
+    for task in ("offensiveness", "racism"):
+        np.testing.assert_allclose(values[f"refusal_{task}"], _metric(rates[task]), rtol=1e-12)
+    one = encode({"refusal": np.ones((2, 1))}, ["off", "off"])
+    assert np.isnan(score_values(one, [rate("refusal", "r", stratum="rac")])["r"][0])
 
 
 def test_bias_by_hand() -> None:
@@ -81,4 +100,7 @@ def test_study_outcomes_rejects_two_models_and_unknown_datasets() -> None:
     with pytest.raises(PersonalibError, match="one model"):
         study_outcomes(rows, "truthfulqa")
     with pytest.raises(PersonalibError, match="attitudes"):
-        study_scores("attitudes")
+        study_scores("humour")
+    with pytest.raises(PersonalibError, match="part"):
+        from personalib.stats import bbq_bias
+        bbq_bias(part="both")
