@@ -19,6 +19,11 @@ from matplotlib.figure import Figure
 from personalib import metrics, stats
 from personalib.analysis.data import Study
 from personalib.analysis.figures import bars, heatmap, persona_strip
+from personalib.analysis.paraphrases import (  # noqa: F401  (Figure 8, importable from here)
+    paraphrase_figure,
+    paraphrase_spread,
+    variant_means,
+)
 from personalib.analysis.result import Result
 from personalib.analysis.show import note
 from personalib.errors import PersonalibError
@@ -114,7 +119,8 @@ def attitude_friedman(study: Study) -> Result:
 
 def friedman_wide(tests: Result) -> Result:
     """The Friedman results as one row per model and attitude with the regular and control p-values
-    side by side; the reasons of undefined tests are kept, prefixed by their family."""
+    and effect sizes (Kendall's W) side by side; the reasons of undefined tests are kept, prefixed
+    by their family."""
     table = tests.table
     if table.empty:
         return tests
@@ -122,7 +128,8 @@ def friedman_wide(tests: Result) -> Result:
     for (model, attitude), part in table.groupby(["model", "attitude"], sort=False):
         row: dict[str, object] = {"model": model, "attitude": attitude, "statements": int(part["n"].max())}
         for res in part.itertuples(index=False):
-            row.update({f"p ({res.family})": res.p_value, f"k ({res.family})": res.k})
+            row.update({f"p ({res.family})": res.p_value, f"W ({res.family})": res.effect_size,
+                        f"k ({res.family})": res.k})
         reasons = [f"{r.family}: {r.reason}" for r in part.itertuples() if isinstance(r.reason, str)]
         rows.append({**row, "reason": "; ".join(reasons) or None})
     return Result(pd.DataFrame(rows), tests.notes)
