@@ -120,13 +120,14 @@ def share_beyond(data: ClaimData, *, model: str, metric: str, threshold: float,
 
 
 def controls_above(data: ClaimData, *, model: str, metric: str, reference: str = "empty",
-                   reading: str = "all") -> bool:
-    """Whether the control personas score above `reference`: every one (`reading="all"`) or
-    their mean (`"mean"`) (C65, A21)."""
+                   reading: str = "all", below: bool = False) -> bool:
+    """Whether the control personas score above (`below=True`: below) `reference`: every one
+    (`reading="all"`) or their mean (`"mean"`) (C65, A21)."""
     values = scores_of(data, model, metric)
     controls = complete(values, pool(data, "control"), f"{model}'s control {metric} scores")
     ref = persona_value(data, model=model, metric=metric, persona=reference)
-    return bool((controls > ref).all() if reading == "all" else controls.mean() > ref)
+    sign = -1.0 if below else 1.0
+    return bool((sign * controls > sign * ref).all() if reading == "all" else sign * controls.mean() > sign * ref)
 
 
 __all__ = ["controls_above", "difference", "extremes", "gap", "gap_extreme", "gap_extreme_model",
