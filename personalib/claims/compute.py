@@ -49,6 +49,8 @@ def _ranked(data: ClaimData, model: str, metric: str, category: str | None,
     people = pool(data, category)
     what = f"ranking {model}'s {metric} over {category or 'all personas'}"
     values = complete(scores_of(data, model, metric), people, what)
+    if len(values) < 2:
+        raise NotComputable(f"{what}: {len(values)} persona(s), a ranking needs at least two")
     frame = pd.DataFrame({"persona": values.index, "value": values.to_numpy()})
     frame = frame.sort_values(["value", "persona"], ascending=[ascending, True], kind="stable")
     return frame.set_index("persona")["value"]
