@@ -14,12 +14,9 @@ its notes, never raised.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from personalib import DATASETS, metrics, stats
 from personalib.analysis import uncertainty as uncert

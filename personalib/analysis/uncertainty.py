@@ -45,7 +45,7 @@ from personalib.store import Store
 ROUNDS = 999
 SEED = 2024
 CONFIDENCE = 0.95
-VERSION = 1
+VERSION = 2
 """Version of the cached draws: raise it when what they hold or how they are computed changes."""
 ITEM_COLUMNS = ("item_id", "gold", "n_options", "subject", "category", "context_condition",
                 "target_loc", "unknown_loc", "measure")
@@ -151,7 +151,7 @@ def compute_draws(rows: pd.DataFrame, model: str, dataset: str, *, rounds: int =
                   seed: int = SEED) -> Draws:
     """The draws of one model x dataset from its scored rows (no cache)."""
     outcomes = stats.study_outcomes(rows, dataset)
-    scores = stats.study_scores(dataset)
+    scores = stats.study_scores(dataset, outcomes.stratum_labels)
     boot_seed, null_seed = _seeds(seed, dataset)
     boot = stat_intervals.bootstrap_scores(outcomes, scores, rounds=rounds, seed=boot_seed)
     table = stat_intervals.interval_table(outcomes, scores, boot, confidence=CONFIDENCE)
@@ -211,7 +211,7 @@ def _frame(draw: Draws, kind: str, score: str) -> pd.DataFrame | pd.Series:
 
 def _components(unc: Uncertainty, model: str, spec: Spec, labels: Sequence[str]) -> list[tuple[Draws, str]]:
     return [(unc.draws[(model, spec[lab][0])], spec[lab][1]) for lab in labels
-            if (model, spec[lab][0]) in unc.draws]
+            if (model, spec[lab][0]) in unc.draws and spec[lab][1] in unc.draws[(model, spec[lab][0])].observed]
 
 
 def _combined(parts: list[tuple[Draws, str]], kind: str) -> pd.DataFrame | pd.Series:
@@ -228,9 +228,10 @@ def _entries(unc: Uncertainty, spec: Spec, combos: Mapping[str, Sequence[str]], 
     """(model, label, parts, combined) for every score of `spec` and combination the models have;
     a combination needs every member unless `partial` (then: the members the model has)."""
     for model in unc.models:
-        for label, (dataset, _) in spec.items():
-            if (model, dataset) in unc.draws:
-                yield model, label, _components(unc, model, spec, [label]), False
+        for label in spec:
+            parts = _components(unc, model, spec, [label])
+            if parts:
+                yield model, label, parts, False
         for label, members in combos.items():
             parts = _components(unc, model, spec, members)
             if parts and (partial or len(parts) == len(members)):

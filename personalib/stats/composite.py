@@ -169,11 +169,12 @@ STUDY_DATASETS: tuple[str, ...] = ("truthfulqa", "mmlu", "bbq", "attitudes", "to
 TOXICITY_MEASURES: dict[str, str] = {"off": "offensiveness", "rac": "racism"}
 
 
-def study_scores(dataset: str) -> list[Score]:
+def study_scores(dataset: str, strata: Sequence[Hashable] = ()) -> list[Score]:
     """The study's per-persona scores of a dataset, on `study_outcomes` matrices (METHODS 4-5):
-    accuracy (and for BBQ bias, s_DIS, s_AMB and unknown frequency) and the refusal rate; for
-    the attitudes and toxicity prompts only the refusal rates (attitudes; offensiveness and racism
-    as two tasks, METHODS 4)."""
+    accuracy (and for BBQ bias, s_DIS, s_AMB and unknown frequency) and the refusal rate; for the
+    rating tasks the refusal rates (attitudes; offensiveness and racism as two tasks, METHODS 4)
+    and the mean rating per stratum, `score:<stratum>` (attitudes: per dimension, reverse items
+    scored 6 - x, given the matrix's `strata` labels; toxicity: per measure, `off` and `rac`)."""
     refusal = rate("refusal", "refusal_rate")
     if dataset == "truthfulqa":
         return [rate("hit", "accuracy"), refusal]
@@ -183,10 +184,10 @@ def study_scores(dataset: str) -> list[Score]:
         return [bbq_accuracy("hit", "accuracy"), bbq_bias(), rate("unknown_b", "unknown_freq"),
                 bbq_bias(name="s_dis", part="dis"), bbq_bias(name="s_amb", part="amb"), refusal]
     if dataset == "attitudes":
-        return [refusal]
+        return [refusal, *(rate("score", f"score:{s}", stratum=s) for s in strata)]
     if dataset == "toxicity":
-        return [rate("refusal", f"refusal_{task}", stratum=measure)
-                for measure, task in TOXICITY_MEASURES.items()]
+        refusals = [rate("refusal", f"refusal_{task}", stratum=m) for m, task in TOXICITY_MEASURES.items()]
+        return [*refusals, *(rate("score", f"score:{m}", stratum=m) for m in TOXICITY_MEASURES)]
     raise PersonalibError(f"no study scores for dataset {dataset!r}: {', '.join(STUDY_DATASETS)}")
 
 
@@ -195,8 +196,8 @@ def study_outcomes(rows: pd.DataFrame, dataset: str, *, persona: str = "persona"
     """Outcomes of one model on one dataset from its scored rows (`personalib.metrics.score`):
     `hit` and `refusal` for the multiple-choice datasets, strata = MMLU subject or BBQ (category,
     context condition), and for BBQ `biased`, `unknown_b` and `hit_b` on the rows with a bias
-    target; `refusal` alone for the attitudes and toxicity prompts (toxicity strata: the measure,
-    `off` or `rac`)."""
+    target; `score` (the rating, reverse-scored for attitudes) and `refusal` for the attitudes and
+    toxicity prompts (strata: the attitude dimension; the toxicity measure, `off` or `rac`)."""
     if dataset not in STUDY_DATASETS:
         raise PersonalibError(f"no study outcomes for dataset {dataset!r}: {', '.join(STUDY_DATASETS)}")
     if "model" in rows and rows["model"].nunique() > 1:
@@ -206,10 +207,13 @@ def study_outcomes(rows: pd.DataFrame, dataset: str, *, persona: str = "persona"
         rows = rows if mine.all() else rows.loc[mine]
     values, stratum = ["hit", "refusal"], []
     if dataset in ("attitudes", "toxicity"):
-        values, stratum = ["refusal"], (["measure"] if dataset == "toxicity" else [])
+        values, stratum = ["refusal"], (["measure"] if dataset == "toxicity" else ["attitude"])
     if dataset == "mmlu":
         stratum = ["subject"]
     columns = {c: rows[c] for c in ("item_id", persona, *values, *stratum)}  # no copy of the rest
+    if dataset in ("attitudes", "toxicity"):  # the rating: reverse-scored for attitudes (METHODS 5)
+        columns["score"] = rows["value" if dataset == "attitudes" else "rating"]
+        values = ["score", *values]
     if dataset == "bbq":
         stratum = ["category", "context_condition"]
         target = rows["target_loc"].notna()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from personalib import stats
-from personalib.analysis import Study, rq1, rq2, rq4
+from personalib.analysis import Study, rq1, rq2, rq3, rq4
 from personalib.analysis import uncertainty as uncert
 
 ROUNDS = 199  # the tests are not about the null itself: fewer rounds than the reports' 999
@@ -138,3 +138,15 @@ def test_degenerate_study_gap_is_zero_and_never_significant(degenerate_study: St
     assert pd.isna(gaps["control_gap"].iloc[0])  # a single control persona
     line = rq1.headline_text(rq1.gap_table(scores, unc), scores)
     assert "nan" not in line.lower()
+
+
+def test_rq3_ranges_carry_their_chance_range(study: Study) -> None:
+    unc = rq3.uncertainty(study, rounds=ROUNDS)
+    scores = rq3.attitude_table(study)
+    summary = rq3.spread_summary(rq3.attitude_long(scores), "attitude", rq3.chance_gaps(unc, "attitudes")).table
+    assert summary["range"].to_numpy() == pytest.approx(
+        rq3.chance_gaps(unc, "attitudes").table.set_index(["model", "attitude"]).loc[
+            list(zip(summary["model"], summary["attitude"])), "gap"].to_numpy())
+    assert summary["p_value"].between(1 / (ROUNDS + 1), 1).all() and summary["control_gap"].notna().all()
+    tox = rq3.spread_summary(rq3.toxicity_long(rq3.toxicity_table(study)), "measure", rq3.chance_gaps(unc, "toxicity"))
+    assert set(tox.table["measure"]) == {"offensiveness", "racism"} and tox.table["chance_gap"].notna().all()

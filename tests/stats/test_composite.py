@@ -50,19 +50,32 @@ def test_bbq_scores_equal_the_metrics(missing: float) -> None:
         np.testing.assert_allclose(values[part], _metric(bias[part]), rtol=1e-12)
 
 
-def test_attitude_and_toxicity_refusal_rates_equal_the_metrics() -> None:
-    """Refusals of the rating tasks: attitudes one rate, toxicity one rate per measure (the
-    offensiveness and racism tasks of METHODS 4), each a rate over its own stratum's items."""
+def test_attitude_and_toxicity_scores_and_refusal_rates_equal_the_metrics() -> None:
+    """The rating tasks: refusal rates (attitudes one rate, toxicity one per measure: the
+    offensiveness and racism tasks of METHODS 4) and the mean rating per attitude dimension
+    (reverse-scored `value`) and per toxicity measure (`rating`), each over its own stratum."""
     base = scored("truthfulqa", 40, PERSONAS, seed=3)
-    attitudes = base.assign(dataset="attitudes")
-    toxicity = base.assign(dataset="toxicity", measure=np.where(
-        base["item_id"].str.extract(r"(\d+)$")[0].astype(int) % 3 == 0, "off", "rac"))
+    rng = np.random.default_rng(5)
+    index = base["item_id"].str.extract(r"(\d+)$")[0].astype(int)
+    ratings = pd.array(rng.integers(1, 6, len(base)), dtype="Int64")
+    ratings[rng.random(len(base)) < 0.05] = pd.NA  # strict parsing leaves some out
+    attitudes = base.assign(dataset="attitudes", value=ratings, statement_index=index % 7, variant=0,
+                            attitude=np.where(index % 3 == 0, "altruism", "empathy"))
+    toxicity = base.assign(dataset="toxicity", rating=ratings, tweet_index=index,
+                           measure=np.where(index % 3 == 0, "off", "rac"))
     rates = metrics.refusal_rates(pd.concat([attitudes, toxicity], ignore_index=True))
-    values = score_values(study_outcomes(attitudes, "attitudes", personas=PERSONAS), study_scores("attitudes"))
+    out = study_outcomes(attitudes, "attitudes", personas=PERSONAS)
+    values = score_values(out, study_scores("attitudes", out.stratum_labels))
     np.testing.assert_allclose(values["refusal_rate"], _metric(rates["attitudes"]), rtol=1e-12)
+    dims = metrics.attitude_scores(attitudes)
+    for dim in ("altruism", "empathy"):
+        np.testing.assert_allclose(values[f"score:{dim}"], _metric(dims[dim]), rtol=1e-12)
     values = score_values(study_outcomes(toxicity, "toxicity", personas=PERSONAS), study_scores("toxicity"))
     for task in ("offensiveness", "racism"):
         np.testing.assert_allclose(values[f"refusal_{task}"], _metric(rates[task]), rtol=1e-12)
+    means = metrics.toxicity_scores(toxicity)
+    for measure in ("off", "rac"):
+        np.testing.assert_allclose(values[f"score:{measure}"], _metric(means[measure]), rtol=1e-12)
     one = encode({"refusal": np.ones((2, 1))}, ["off", "off"])
     assert np.isnan(score_values(one, [rate("refusal", "r", stratum="rac")])["r"][0])
 
