@@ -84,11 +84,12 @@ def select_persona_sets(profile: Profile, names: Sequence[str] | None) -> dict[s
     return chosen
 
 
-def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None) -> pd.DataFrame:
-    """The dataset's items (docs/DESIGN.md "Items table"), first `limit` rows (spec's or given)."""
+def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None, *, task: Any = None) -> pd.DataFrame:
+    """The dataset's items (docs/DESIGN.md "Items table"), first `limit` rows (spec's or given);
+    from `task` when given (a `load_task` object already made for this spec)."""
     from personalib.tasks import load_task  # the task registry imports heavy optional readers
 
-    items = load_task(dataset, **spec.task_kwargs()).items()
+    items = (task or load_task(dataset, **spec.task_kwargs())).items()
     bounds = [b for b in (spec.limit, limit) if b is not None]
     if bounds:
         items = items.head(min(bounds))

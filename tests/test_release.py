@@ -449,3 +449,49 @@ def test_bad_arguments_are_refused_before_anything_is_written(release: Path, tmp
     result = _cli("import-release", str(release), "--store", str(tmp_path / "store"), *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_fuzzed_release_files_give_a_clear_error_or_an_import(tmp_path: Path, seed: int) -> None:
+    """Random bit flips, truncations and garbage in a release's JSON files: the import either
+    stores the file (a flip inside a text is still a valid file: it is the source) or names it
+    in a clear error (PersonalibError) with the other files imported; never another exception,
+    and never a row of a file that failed."""
+    import random
+
+    rng = random.Random(seed)
+    root = tmp_path / "rel"
+    files = [root / "results" / "zero" / GPT4 / "attitudes" / f"{stem}.json" for stem in ("empty", "a_black_person")]
+    for i, path in enumerate(files):
+        _write(path, _texts(f"f{i}", 27))
+    pristine = {p: p.read_bytes() for p in files}
+    for trial in range(25):
+        for p, data in pristine.items():
+            p.write_bytes(data)
+        victim = rng.choice(files)
+        data = bytearray(pristine[victim])
+        kind = rng.choice(["flip", "truncate", "garbage"])
+        if kind == "flip":
+            pos = rng.randrange(len(data))
+            data[pos] ^= 1 << rng.randrange(8)
+        elif kind == "truncate":
+            data = data[: rng.randrange(len(data))]
+        else:
+            start = rng.randrange(len(data))
+            data[start:start + 32] = bytes(rng.randrange(256) for _ in range(32))
+        victim.write_bytes(bytes(data))
+        store = Store(tmp_path / f"s{trial}")
+        try:
+            summary = import_release(root, store, commit=COMMIT, workers=1, out=io.StringIO())
+            failed = []
+        except PersonalibError as exc:
+            failed = [p for p in files if str(p) in str(exc)]
+            assert failed == [victim], (trial, kind, str(exc)[:200])
+            summary = None
+        stored = store.read(["persona"]).column("persona").to_pylist() if store.exists() else []
+        other = "empty" if victim.stem != "empty" else "a_black_person"
+        assert stored.count(other) == 27, (trial, kind)  # the intact file is always imported
+        if failed:
+            assert victim.stem not in stored
+        else:
+            assert summary is not None and stored.count(victim.stem) == 27

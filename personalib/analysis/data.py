@@ -36,6 +36,7 @@ from personalib.outcomes import Assembled, prepare, present_datasets, scored_fra
 from personalib.params import DatasetSpec, Profile, load_model, load_profile, resolve_path, settings_of
 from personalib.personas import BUILTIN_SETS, load_persona_set
 from personalib.runplan import load_items
+from personalib.tasks import load_task
 from personalib.store import Store
 from personalib.writable import folder_problem
 
@@ -202,7 +203,8 @@ def _spec_key(spec: DatasetSpec) -> str:
 
 
 def _items_for(profile: Profile, models: Sequence[str], present: dict[str, set[str]],
-               cache: dict[tuple[str, str], pd.DataFrame | None], notes: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
+               cache: dict[tuple[str, str], pd.DataFrame | None], tasks: dict[tuple[str, str], Any],
+               notes: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
     """model -> dataset -> items, loading each distinct dataset spec once; a dataset whose source
     is missing (no network, no user-supplied file) is left out with a note saying how to get it."""
     out: dict[str, dict[str, pd.DataFrame]] = {}
@@ -215,7 +217,8 @@ def _items_for(profile: Profile, models: Sequence[str], present: dict[str, set[s
             key = (name, _spec_key(specs[name]))
             if key not in cache:
                 try:
-                    cache[key] = load_items(name, specs[name])
+                    tasks[key] = load_task(name, **specs[name].task_kwargs())
+                    cache[key] = load_items(name, specs[name], task=tasks[key])
                 except SourceMissingError as exc:
                     cache[key] = None
                     notes.append(f"{name}: its items cannot be loaded, so its generations are left "
@@ -273,7 +276,8 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
     if prof.personas is not None:
         personas = personas[personas["persona"].isin(prof.personas)].reset_index(drop=True)
     cache: dict[tuple[str, str], pd.DataFrame | None] = {}
-    items_by_model = _items_for(prof, models, present_datasets(st), cache, notes)
+    tasks: dict[tuple[str, str], Any] = {}
+    items_by_model = _items_for(prof, models, present_datasets(st), cache, tasks, notes)
     settings = {m: settings_of(load_model(m), prof) for m in models}
     try:
         ready = prepare(st, items_by_model, settings, set_names, progress=progress)
@@ -307,9 +311,7 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
     present = {d for (_, d), (a, _) in sources.items() if a.rows}
     if "toxicity" in items and "toxicity" in present:  # its source loaded above, so the annotations load too
         spec = next(prof.datasets_for(m)["toxicity"] for m in models if "toxicity" in prof.datasets_for(m))
-        from personalib.tasks import load_task
-
-        annotations = load_task("toxicity", **spec.task_kwargs()).annotations()
+        annotations = tasks[("toxicity", _spec_key(spec))].annotations()
     demo = any(spec.demo for m in models for spec in prof.datasets_for(m).values())
     return Study(prof, list(models), set_names, parsing, store_path, items, personas, annotations,
                  st.manifests(), demo, notes, sources)

@@ -50,7 +50,7 @@ def absent_notes(study: Study) -> list[str]:
 def _model_rates(study: Study, model: str) -> tuple[pd.DataFrame, list[str]]:
     """`metrics.refusal_rates` of one model, with the fallback average when tasks are missing."""
     rows = study.model_rows(model, DATASETS, [*metrics.KEYS, "dataset", "refusal", "measure"])
-    wide = metrics.refusal_rates(rows.astype({k: str for k in metrics.KEYS}))
+    wide = metrics.refusal_rates(rows)
     raw = metrics.notes_of(wide)
     wide.attrs = {}
     present = [t for t in TASKS if wide[t].notna().any()]
@@ -80,7 +80,7 @@ def refusal_table(study: Study) -> Result:
     if not parts:
         return Result(pd.DataFrame(columns=["model", "persona_set", "persona", "category", AVERAGE]),
                       (*notes, "no generations to analyse"))
-    table = study.with_categories(pd.concat(parts).reset_index(), at=3)
+    table = study.with_categories(pd.concat(parts).reset_index().astype({k: str for k in metrics.KEYS}), at=3)
     tasks = [t for t in TASKS if table[t].notna().any()]
     return Result(table[["model", "persona_set", "persona", "category", *tasks, AVERAGE]], tuple(notes))
 

@@ -19,14 +19,19 @@ TASKS: tuple[str, ...] = ("attitudes", "offensiveness", "racism", "truthfulqa", 
 
 
 def refusal_task(scored: pd.DataFrame) -> pd.Series:
-    """The refusal task of each row: the dataset, with toxicity split into offensiveness/racism."""
-    task = scored["dataset"].astype("str").to_numpy().astype(object)
-    if (task == "toxicity").any():
+    """The refusal task of each row (categorical): the dataset, with toxicity split into
+    offensiveness/racism."""
+    dataset = pd.Categorical(scored["dataset"])
+    codes = dataset.codes.astype(np.int64)
+    names = [str(c) for c in dataset.categories]
+    if "toxicity" in names:
         require_columns(scored, ["measure"], "scored table")
-        measure = scored["measure"].astype("str").to_numpy()
-        task = np.where(task == "toxicity",
-                        np.where(measure == "off", "offensiveness", "racism"), task)
-    return pd.Series(task, index=scored.index, name="task")
+        measure = pd.Categorical(scored["measure"])
+        off = np.asarray(measure.categories == "off")[measure.codes] & (measure.codes >= 0)
+        tox = codes == names.index("toxicity")
+        codes = np.where(tox, np.where(off, len(names), len(names) + 1), codes)
+        names += ["offensiveness", "racism"]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=scored.index, name="task")
 
 
 def refusal_rates(scored: pd.DataFrame) -> pd.DataFrame:
@@ -34,9 +39,10 @@ def refusal_rates(scored: pd.DataFrame) -> pd.DataFrame:
     (METHODS 4). A task without generations gives a NaN column, a note, and a NaN average."""
     require_columns(scored, [*KEYS, "dataset", "refusal"], "scored table (from score())")
     frame = scored[KEYS].copy()
-    frame["task"] = refusal_task(scored).to_numpy()
+    frame["task"] = refusal_task(scored).array
     frame["refusal"] = scored["refusal"].to_numpy()
     table = group_mean(frame, [*KEYS, "task"], "refusal").unstack("task")
+    table.columns = [str(c) for c in table.columns]
     table = table.reindex(columns=list(TASKS))
     table.columns.name = None
     missing = [t for t in TASKS if table[t].isna().all()]

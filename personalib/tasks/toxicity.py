@@ -65,17 +65,19 @@ def read_annotations(path: Path) -> pd.DataFrame:
     return table
 
 
-def tweet_flag(path: Path, column: str, tweet: str, values: pd.Series) -> bool:
-    """A tweet's flag: its first non-blank value, read as a boolean."""
-    present = values.dropna()
-    if present.empty:
-        raise PersonalibError(f"{path}: column {column} is blank on every row of tweet {tweet[:60]!r}")
-    text = str(present.iloc[0]).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise PersonalibError(f"{path}: column {column} must be True/False or 1/0, not {present.iloc[0]!r}")
+def tweet_flags(path: Path, table: pd.DataFrame, column: str, tweets: list[str]) -> dict[str, bool]:
+    """Each tweet's flag in `column`: its first non-blank value, read as a boolean."""
+    first = table[["tweet", column]].dropna(subset=[column]).drop_duplicates("tweet")
+    values = dict(zip(first["tweet"].astype(str), first[column]))
+    out = {}
+    for tweet in tweets:
+        if tweet not in values:
+            raise PersonalibError(f"{path}: column {column} is blank on every row of tweet {tweet[:60]!r}")
+        text = str(values[tweet]).strip().lower()
+        if text not in _TRUE and text not in _FALSE:
+            raise PersonalibError(f"{path}: column {column} must be True/False or 1/0, not {values[tweet]!r}")
+        out[tweet] = text in _TRUE
+    return out
 
 
 class Toxicity(Task):
@@ -108,9 +110,7 @@ class Toxicity(Task):
         tweets = table.drop_duplicates("tweet")["tweet"].astype(str).tolist()
         check_count(len(tweets), self.expected_rows, self.row_unit, path)
         index = {tweet: number for number, tweet in enumerate(tweets)}
-        grouped = table.groupby("tweet", sort=False)
-        flags = {new: {tweet: tweet_flag(path, old, tweet, grouped.get_group(tweet)[old]) for tweet in tweets}
-                 for old, new in FLAG_COLUMNS.items()}
+        flags = {new: tweet_flags(path, table, old, tweets) for old, new in FLAG_COLUMNS.items()}
         rows = []
         for measure, (question, scale) in MEASURES.items():
             for tweet in tweets:

@@ -55,3 +55,26 @@ def test_alpha_with_one_tweet_is_nan(items, annotations) -> None:
     table = toxicity_alpha(scored([("p3", "toxicity", "off/0", "4")], items), annotations.iloc[:2])
     assert np.isnan(table["off"].iloc[0])
     assert any("fewer than two tweets" in n for n in notes_of(table))
+
+
+def test_closed_form_alpha_equals_the_krippendorff_package() -> None:
+    """The two-coder closed form of `interval_alphas` against `krippendorff.alpha` (interval) on
+    random ratings with gaps, ties and constant rows."""
+    import krippendorff
+
+    from personalib.metrics.toxicity import interval_alphas
+
+    rng = np.random.default_rng(3)
+    humans = rng.uniform(1, 5, 40)
+    humans[[3, 7]] = np.nan
+    coders = rng.integers(1, 6, (30, 40)).astype(float)
+    coders[rng.random(coders.shape) < 0.15] = np.nan
+    coders[0] = 3.0  # constant persona: still defined against the varying humans
+    alpha, reasons = interval_alphas(coders, humans)
+    for row, value, reason in zip(coders, alpha, reasons):
+        want = krippendorff.alpha(reliability_data=np.vstack([row, humans]), level_of_measurement="interval")
+        assert reason is None and value == pytest.approx(want, rel=1e-9, abs=1e-12)
+    flat, why = interval_alphas(np.full((1, 5), 2.0), np.full(5, 2.0))
+    assert np.isnan(flat[0]) and "no variation" in why[0]
+    few, why = interval_alphas(np.array([[1.0, np.nan, np.nan]]), np.array([2.0, 3.0, np.nan]))
+    assert np.isnan(few[0]) and "fewer than two" in why[0]
