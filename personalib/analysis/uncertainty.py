@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +142,7 @@ def _load(path: Path) -> Draws | None:
                 if kind in parts:
                     parts[kind][name] = data[key]
             personas = tuple(str(p) for p in data["personas"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # unreadable: recomputed
         return None
     return Draws(meta["model"], meta["dataset"], personas, int(meta["rounds"]), int(meta["seed"]),
                  int(meta["n_items"]), method=dict(meta["method"]), **parts)

@@ -150,3 +150,12 @@ def test_rq3_ranges_carry_their_chance_range(study: Study) -> None:
     assert summary["p_value"].between(1 / (ROUNDS + 1), 1).all() and summary["control_gap"].notna().all()
     tox = rq3.spread_summary(rq3.toxicity_long(rq3.toxicity_table(study)), "measure", rq3.chance_gaps(unc, "toxicity"))
     assert set(tox.table["measure"]) == {"offensiveness", "racism"} and tox.table["chance_gap"].notna().all()
+
+
+def test_a_corrupt_cached_file_is_recomputed(study: Study) -> None:
+    first = uncert.draws(study, "mistral", "truthfulqa", rounds=99)
+    path = uncert.cache_path(study, "mistral", "truthfulqa", 99, uncert.SEED)
+    path.write_bytes(b"not a zip file")
+    again = uncert.draws(study, "mistral", "truthfulqa", rounds=99)
+    np.testing.assert_array_equal(again.null["accuracy"], first.null["accuracy"])
+    assert uncert._load(path) is not None  # written again
