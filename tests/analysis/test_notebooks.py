@@ -14,6 +14,7 @@ import pytest
 
 from personalib.reports.run import ReportJob, ReportSettings, build_report, discover_notebooks
 from tests.analysis.fixture_store import MODELS, PERSONAS
+from tests.analysis.shown import assert_uncertainty_shown
 from tests.golden.compare import differences
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,22 +23,6 @@ EXPECTED = ["claims", "rq1_performance", "rq2_bias", "rq3_attitudes", "rq4_refus
 CLAIMS = REPO / "notebooks" / "claims.ipynb"
 
 pytestmark = pytest.mark.slow
-UNCERTAINTY = {  # report -> (table with per-persona intervals, its interval column; gap table)
-    "rq1_performance": ("persona_scores", "overall low", "gaps"),
-    "rq2_bias": ("bias_scores", "bias_low", "gaps"),
-    "rq4_refusals": ("refusal_intervals", "low", "gaps"),
-}
-
-
-def assert_uncertainty_shown(name: str, side: dict, html: str) -> None:
-    """The report records per-persona intervals and, beside each top-bottom gap, the gap expected
-    by chance, its p-value and the control personas' gap, and says so on the page."""
-    if name not in UNCERTAINTY:
-        return
-    intervals, column, gaps = UNCERTAINTY[name]
-    assert column in side["tables"][intervals]["columns"], side["tables"][intervals]["columns"]
-    assert {"chance_gap", "p_value", "control_gap"} <= set(side["tables"][gaps]["columns"])
-    assert "chance_gap" in html and "95th percentile" in html
 
 
 def test_the_claims_and_the_four_research_question_notebooks_are_there() -> None:
