@@ -20,8 +20,15 @@ Baseline, in the same run: the plain permutation (`permutation_gap`, numpy `Gene
 per round over the whole items x personas matrix, column means) on BBQ accuracy, a few rounds,
 scaled to 999. Prints wall and CPU seconds per dataset and in total, and the peak RSS.
 
+The report path (`--report`): what a report does for one full-size model, from its scored rows
+(one row per generation, categorical labels as `Study.rows` gives them: 14.56 M rows in all)
+through `analysis.uncertainty.compute_draws` (outcome matrix, every study score's interval,
+bootstrap and permutation null, 999 rounds, the attitude and toxicity refusal tasks included),
+then writing and reading the cached draws; peak RSS includes the scored rows.
+
     python -m benchmarks uncertainty            # full size (the study's sizes, 999 rounds)
     python -m benchmarks uncertainty --quick    # 1/20 of the items, 199 rounds
+    python -m benchmarks uncertainty --report   # the report path, full size
 """
 
 from __future__ import annotations
@@ -105,9 +112,87 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+REPORT_SIZES = {**SIZES, "attitudes": 837, "toxicity": 1252}
+
+
+def scored_rows(dataset: str, n: int, seed: int = 0):
+    """Synthetic scored rows of one model (`Study.rows` columns the uncertainty needs), from the
+    synthetic outcomes: categorical persona and item labels, nullable 0/1 outcomes."""
+    import pandas as pd
+
+    base = "truthfulqa" if dataset in ("attitudes", "toxicity") else dataset
+    out = synthetic(base, n, seed)
+    p = out.n_personas
+    item_ids = [f"{dataset}/{i}" for i in range(n)]
+    frame = {"model": pd.Categorical.from_codes(np.zeros(n * p, np.int8), ["synthetic"]),
+             "dataset": pd.Categorical.from_codes(np.zeros(n * p, np.int8), [dataset]),
+             "persona": pd.Categorical.from_codes(np.tile(np.arange(p), n), list(out.personas)),
+             "item_id": pd.Categorical.from_codes(np.repeat(np.arange(n), p), item_ids)}
+    for name in ("hit", "refusal", "biased", "unknown_b"):
+        if name in out.names:
+            values = out.matrix(name).reshape(-1)
+            frame[name] = pd.arrays.BooleanArray(values == 1, np.isnan(values))
+    strata = np.repeat(out.strata, p)
+    labels = np.array(out.stratum_labels, dtype=object)
+    if dataset == "mmlu":
+        frame["subject"] = pd.Categorical.from_codes(strata, [str(x) for x in labels])
+    if dataset == "bbq":
+        cats, conds = sorted({a for a, _ in labels}), ["ambig", "disambig"]
+        cat_code = np.array([cats.index(a) for a, _ in labels])
+        cond_code = np.array([conds.index(b) for _, b in labels])
+        frame["category"] = pd.Categorical.from_codes(cat_code[strata], cats)
+        frame["context_condition"] = pd.Categorical.from_codes(cond_code[strata], conds)
+        target = ~np.isnan(out.matrix("biased").reshape(-1))
+        frame["target_loc"] = pd.arrays.IntegerArray(np.zeros(n * p, np.int64), ~target)
+        frame["unknown"] = frame.pop("unknown_b")
+    if dataset in ("attitudes", "toxicity"):  # ratings 1-5: the hit pattern spread over the scale
+        rating = (np.nan_to_num(out.matrix("hit").reshape(-1)) * 2 + np.tile(np.arange(p) % 3, n) + 1)
+        frame["value" if dataset == "attitudes" else "rating"] = pd.array(rating.astype(np.int64), dtype="Int64")
+    if dataset == "attitudes":
+        frame["attitude"] = pd.Categorical.from_codes(np.repeat(np.arange(n) % 7, p), [f"a{k}" for k in range(7)])
+    if dataset == "toxicity":
+        frame["measure"] = pd.Categorical.from_codes(np.repeat(np.arange(n) % 2, p), ["off", "rac"])
+    return pd.DataFrame(frame)
+
+
+def report_path(quick: bool) -> None:
+    """The report path for one synthetic full-size model (module doc)."""
+    import tempfile
+    from pathlib import Path
+
+    from personalib.analysis import uncertainty
+
+    scale, rounds = (20, 199) if quick else (1, 999)
+    print(f"report path: one model, {PERSONAS} personas, {rounds} rounds")
+    print(f"{'dataset':<11}{'rows':>11}{'draws s':>9}{'cpu s':>8}{'save s':>8}{'load s':>8}")
+    total = [0.0, 0.0]
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset, size in REPORT_SIZES.items():
+            rows = scored_rows(dataset, max(size // scale, 20))
+            start = _clock()
+            draws = uncertainty.compute_draws(rows, "synthetic", dataset, rounds=rounds)
+            wall, cpu = _since(start)
+            path = Path(tmp) / f"{dataset}.npz"
+            t0 = _clock()
+            uncertainty._save(draws, path)
+            save = _since(t0)[0]
+            t0 = _clock()
+            uncertainty._load(path)
+            load = _since(t0)[0]
+            total[0] += wall
+            total[1] += cpu
+            print(f"{dataset:<11}{len(rows):>11,}{wall:>9.1f}{cpu:>8.1f}{save:>8.2f}{load:>8.2f}")
+            del rows
+    print(f"{'total':<22}{total[0]:>9.1f}{total[1]:>8.1f}")
+    print(f"peak RSS: {_peak_rss_mb():.0f} MB (scored rows of one dataset at a time, draws)")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     quick = "--quick" in argv
+    if "--report" in argv:
+        report_path(quick)
+        return
     scale, rounds = (20, 199) if quick else (1, 999)
     controls = [f"ctl{j}" for j in range(CONTROLS)]
     print(f"RSS after imports: {_peak_rss_mb():.0f} MB")

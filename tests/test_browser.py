@@ -218,7 +218,7 @@ def demo_reports(tmp_path_factory) -> Path:
         proc = subprocess.run([sys.executable, "-m", "personalib", *args], cwd=repo, env=os.environ,
                               capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "8 built, 0 up to date, 0 failed" in proc.stdout
+    assert "9 built, 0 up to date, 0 failed" in proc.stdout  # 4 notebooks x (all, model) + claims
     return tmp / "reports"
 
 
@@ -227,8 +227,14 @@ def test_demo_index_and_a_report_render(demo_reports: Path, page: Page):
     links = page.js("Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href'))")
     for name in ("rq1_performance", "rq2_bias", "rq3_attitudes", "rq4_refusals"):
         assert {f"{name}__all.html", f"{name}__gemma3-270m-demo.html"} <= set(links)
+    assert links.index("claims.html") < links.index("rq1_performance__all.html")  # the scorecard first
     text = page.js("document.body.innerText")
     assert "Demo data." in text and "failed" not in text and "no headline recorded" not in text
+    assert "Claims of the paper:" in text
+    page.open((demo_reports / "claims.html").as_uri())
+    text = page.js("document.body.innerText")
+    assert "Traceback" not in text and "model gpt-3.5 not in this profile" in text
+    assert "gemma3-270m-demo (" in text  # the demo model's own readings, beside the claims it lacks
     page.open((demo_reports / "rq1_performance__gemma3-270m-demo.html").as_uri())
     images = page.js(
         "Array.from(document.images).map(i => {const r = i.getBoundingClientRect();"

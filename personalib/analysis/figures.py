@@ -35,13 +35,47 @@ def category_palette(categories: list[str]) -> dict[str, object]:
     return palette
 
 
+MARK_STYLES: dict[str, dict[str, object]] = {
+    "top": {"marker": "^", "color": "#1b7837", "offset": 0.36, "label": "top persona, 95% interval"},
+    "no persona": {"marker": "D", "color": "black", "offset": 0.42, "label": "no persona, 95% interval"},
+    "bottom": {"marker": "v", "color": "#b2182b", "offset": 0.48, "label": "bottom persona, 95% interval"},
+    "control": {"marker": "o", "color": (0.45, 0.45, 0.45), "offset": -0.42,
+                "label": "control personas, 95% intervals"},
+}
+"""How `persona_strip` draws the intervals of marked personas: beside the dots of each x."""
+
+
+def _interval_marks(ax: plt.Axes, marks: pd.DataFrame, order: list[str], x: str) -> None:
+    """Error bars (95% intervals) of the marked personas of one panel, beside each strip: the top,
+    bottom and no-persona ones to the right, the control personas (spread a little) to the left."""
+    for role, style in MARK_STYLES.items():
+        part = marks[(marks["role"] == role) & marks[x].isin(order)].dropna(subset=["value"])
+        if part.empty:
+            continue
+        pos = np.array([order.index(v) for v in part[x]], dtype=float) + float(style["offset"])
+        if role == "control":  # one thin bar each, spread over a narrow band
+            rank = part.groupby(x, sort=False).cumcount().to_numpy()
+            size = part.groupby(x, sort=False)[x].transform("size").to_numpy()
+            pos = pos + (rank / np.maximum(size - 1, 1) - 0.5) * 0.1
+        low = (part["value"] - part["low"]).clip(lower=0).fillna(0).to_numpy()
+        high = (part["high"] - part["value"]).clip(lower=0).fillna(0).to_numpy()
+        small = role == "control"
+        ax.errorbar(pos, part["value"], yerr=[low, high], fmt=str(style["marker"]),
+                    color=style["color"], ms=3 if small else 5, lw=0.7 if small else 1.2,
+                    capsize=0 if small else 2.5, alpha=0.6 if small else 1.0, zorder=6,
+                    label=str(style["label"]))
+
+
 def persona_strip(scores: pd.DataFrame, *, value: str = "value", x: str = "dataset",
                   col: str | None = "model", category: str = "category", title: str = "",
-                  ylabel: str = "score") -> Figure | None:
+                  ylabel: str = "score", marks: pd.DataFrame | None = None) -> Figure | None:
     """One dot per persona and `x` (dataset, measure, attitude), coloured by persona category;
     the no-persona condition is a black diamond and the control personas grey (METHODS 5 figures).
 
     `scores`: long table with columns `x`, `value`, `category` and `col` (one panel per value).
+    `marks` (optional): the 95% intervals of the top, bottom, no-persona and control personas
+    (columns `col`, `x`, `role` in MARK_STYLES, `value`, `low`, `high`), drawn as error bars
+    beside each strip.
     """
     data = scores.dropna(subset=[value]) if value in scores else scores.iloc[:0]
     if data.empty:
@@ -51,7 +85,7 @@ def persona_strip(scores: pd.DataFrame, *, value: str = "value", x: str = "datas
     panels = list(dict.fromkeys(data[col].astype(str))) if col else [None]
     order = list(dict.fromkeys(data[x]))
     palette = category_palette(list(data[category].unique()))
-    width = max(3.5, 0.65 * len(order) + 2.0)
+    width = max(3.5, (0.65 if marks is None else 1.0) * len(order) + 2.0)
     ncols = min(len(panels), 3)
     nrows = -(-len(panels) // ncols)
     fig, grid = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.2 * nrows), squeeze=False,
@@ -68,6 +102,9 @@ def persona_strip(scores: pd.DataFrame, *, value: str = "value", x: str = "datas
         if not empty.empty:
             ax.scatter([order.index(v) for v in empty[x]], empty[value], marker="D", s=60,
                        color="black", zorder=5, label="no persona")
+        if marks is not None and not marks.empty:
+            own = marks if panel is None or col not in marks else marks[marks[col].astype(str) == panel]
+            _interval_marks(ax, own.assign(**{x: own[x].astype(str)}), order, x)
         ax.set_title(str(panel) if panel is not None else "")
         ax.set_xlabel("")
         ax.set_ylabel(ylabel)

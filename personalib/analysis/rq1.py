@@ -6,8 +6,10 @@ model or several, and returns a `Result`: the table and, in plain words, what it
 (a dataset absent from the store, one persona per category, identical answers, a single model).
 
     scores = rq1.persona_scores(study)       # model, persona, category, dataset, value
-    rq1.gap_table(scores)                    # best / worst / no-persona score and the gap
-    rq1.cochran_table(study)                 # Cochran's Q on per-item hits
+    unc = rq1.uncertainty(study)             # intervals and permutation nulls (cached)
+    rq1.with_intervals(scores, rq1.score_intervals(unc))   # + low, high (95%)
+    rq1.gap_table(scores, unc)               # best / worst / no-persona, the gap and its chance gap
+    rq1.cochran_table(study)                 # Cochran's Q on per-item hits (and its effect size)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from personalib import metrics, stats
+from personalib.analysis import uncertainty as uncert
 from personalib.analysis.data import Study
 from personalib.analysis.figures import CONTROL_CATEGORY, EMPTY_CATEGORY, persona_strip, std_ratio_figure
 from personalib.analysis.result import Result
@@ -30,6 +33,9 @@ NO_PERSONA = "empty"
 SCORE_COLUMNS = ["model", "persona_set", "persona", "category", "dataset", "value"]
 _NEEDED = ["model", "persona_set", "persona", "dataset", "item_id", "hit", "subject", "category",
            "context_condition"]
+SPEC: uncert.Spec = {label: (dataset, "accuracy") for dataset, label in TASKS.items()}
+"""The study scores behind each task label (`personalib.stats.study_scores`)."""
+COMBOS = {OVERALL: list(TASKS.values())}
 
 
 def absent_tasks(study: Study) -> list[str]:
@@ -75,27 +81,70 @@ def persona_scores(study: Study) -> Result:
     return Result(long, tuple(notes))
 
 
+def uncertainty(study: Study, rounds: int = uncert.ROUNDS) -> uncert.Uncertainty:
+    """The 95% intervals and permutation nulls of the three tasks' accuracies for every model
+    (`analysis.uncertainty`: computed once per model x dataset and cached with the outcomes)."""
+    return uncert.collect(study, list(TASKS), rounds=rounds)
+
+
+def score_intervals(unc: uncert.Uncertainty) -> Result:
+    """Per model, dataset (and overall) and persona: the 95% interval of the score (Wilson for
+    TruthfulQA accuracy, a rate; the stratified bootstrap over items for MMLU, BBQ and overall)."""
+    return Result(uncert.interval_table(unc, SPEC, COMBOS), unc.notes)
+
+
+def with_intervals(scores: Result, intervals: Result) -> Result:
+    """The tidy scores with the interval's `low` and `high` (NaN where none is defined)."""
+    bounds = intervals.table[["model", "dataset", "persona", "low", "high"]]
+    table = scores.table.drop(columns=["low", "high"], errors="ignore")
+    return Result(table.merge(bounds, on=["model", "dataset", "persona"], how="left"), scores.notes)
+
+
 def wide_scores(scores: Result) -> pd.DataFrame:
-    """One row per model and persona, one column per task and overall (for a full score table)."""
+    """One row per model and persona, one column per task and overall (for a full score table),
+    each followed by its interval (`<dataset> low`, `<dataset> high`) when the scores have one."""
     if scores.table.empty:
         return pd.DataFrame(columns=["model", "persona", "category", *METRICS])
-    wide = scores.table.pivot_table(index=["model", "persona", "category"], columns="dataset",
-                                    values="value", aggfunc="first")
-    return wide.reindex(columns=[m for m in METRICS if m in wide.columns]).reset_index()
+    index = ["model", "persona", "category"]
+    wide = scores.table.pivot_table(index=index, columns="dataset", values="value", aggfunc="first")
+    present = [m for m in METRICS if m in wide.columns]
+    if "low" not in scores.table.columns:
+        return wide.reindex(columns=present).reset_index()
+    bounds = {k: scores.table.pivot_table(index=index, columns="dataset", values=k, aggfunc="first",
+                                          dropna=False) for k in ("low", "high")}
+    columns = {}
+    for metric in present:
+        columns[metric] = wide[metric]
+        for k, table in bounds.items():
+            columns[f"{metric} {k}"] = table[metric] if metric in table.columns else np.nan
+    return pd.DataFrame(columns).reset_index()
 
 
-def score_figure(scores: Result, *, title: str = "Task performance per persona") -> Figure | None:
+def score_figure(scores: Result, intervals: Result | None = None, gaps: Result | None = None, *,
+                 title: str = "Task performance per persona") -> Figure | None:
     """Persona score distributions per dataset and overall, one panel per model, coloured by persona
-    category; control personas grey, no persona a black diamond (METHODS 6 figures)."""
+    category; control personas grey, no persona a black diamond (METHODS 6 figures); with
+    `intervals` and `gaps`, the 95% intervals of the best, worst, no-persona and control personas
+    beside each strip."""
+    marks = None
+    if intervals is not None and gaps is not None and not scores.table.empty:
+        categories = dict(zip(scores.table["persona"], scores.table["category"]))
+        marks = uncert.marks(intervals.table, gaps.table, categories)
     return persona_strip(scores.table, value="value", x="dataset", col="model", title=title,
-                         ylabel="accuracy (share of correct answers)")
+                         ylabel="accuracy (share of correct answers)", marks=marks)
 
 
-def gap_table(scores: Result) -> Result:
+CHANCE_COLUMNS = ["chance_gap", "p_value", "control_gap"]
+
+
+def gap_table(scores: Result, unc: uncert.Uncertainty | None = None) -> Result:
     """Per model and dataset: best and worst persona, their scores, the top-bottom gap
-    (`stats.score_gap`, METHODS 6) and the no-persona score and rank for comparison."""
+    (`stats.score_gap`, METHODS 6) and the no-persona score and rank for comparison; with `unc`,
+    the gap expected by chance (`chance_gap`: 95th percentile of the within-item permutation
+    null), its `p_value` and the gap among the control personas (`control_gap`)."""
     cols = ["model", "dataset", "n_personas", "top_persona", "top_value", "bottom_persona",
-            "bottom_value", "gap", "no_persona", "no_persona_rank", "reason"]
+            "bottom_value", "gap", *(CHANCE_COLUMNS if unc is not None else []), "no_persona",
+            "no_persona_rank", "reason"]
     table = scores.table
     if table.empty:
         return Result(pd.DataFrame(columns=cols), scores.notes)
@@ -108,7 +157,18 @@ def gap_table(scores: Result) -> Result:
     gaps["no_persona_rank"] = empty_rank.reindex(key).to_numpy()
     notes = (["the no-persona condition (empty) was not run: no baseline score"]
              if gaps["no_persona"].isna().all() else [])
+    if unc is not None:
+        chance = uncert.gap_table(uncert.gap_nulls(unc, SPEC, COMBOS))
+        gaps = gaps.merge(chance[["model", "dataset", *CHANCE_COLUMNS]], on=["model", "dataset"], how="left")
+        notes.append(CHANCE_NOTE.format(rounds=unc.rounds))
     return Result.of(gaps[cols], notes)
+
+
+CHANCE_NOTE = ("chance_gap: the 95th percentile of the gap when the personas' answers are shuffled "
+               "within each item ({rounds} rounds; a top-bottom gap over many personas is large "
+               "even when they do not differ); p_value: the share of shuffles with a gap at least "
+               "as large; control_gap: the gap among the control personas, paraphrases of "
+               "\"a helpful assistant\"")
 
 
 def top_bottom_table(scores: Result, k: int = 5) -> Result:
@@ -223,8 +283,9 @@ def ratio_figure(ratios: Result) -> Figure | None:
 
 
 def key_numbers(gaps: Result, cochran: Result) -> dict[str, object]:
-    """Per model and dataset: best, worst and no-persona score, the gap, Cochran's Q and p
-    (NaN where undefined; the record API writes it as null)."""
+    """Per model and dataset: best, worst and no-persona score, the gap (with its chance gap,
+    permutation p-value and control gap when `gap_table` had them), Cochran's Q and p (NaN where
+    undefined; the record API writes it as null)."""
     out: dict[str, object] = {}
     for row in gaps.table.itertuples(index=False):
         for name, val in (("best", row.top_value), ("best_persona", row.top_persona),
@@ -232,6 +293,10 @@ def key_numbers(gaps: Result, cochran: Result) -> dict[str, object]:
                           ("no_persona", row.no_persona), ("gap", row.gap),
                           ("n_personas", int(row.n_personas))):
             out[key_name(row.model, row.dataset, name)] = val
+        for name, column in (("chance_gap", "chance_gap"), ("gap_p", "p_value"),
+                             ("control_gap", "control_gap")):
+            if hasattr(row, column):
+                out[key_name(row.model, row.dataset, name)] = getattr(row, column)
     for row in cochran.table.itertuples(index=False):
         out[key_name(row.model, row.dataset, "cochran_q")] = row.statistic
         out[key_name(row.model, row.dataset, "cochran_p")] = row.p_value
@@ -239,8 +304,9 @@ def key_numbers(gaps: Result, cochran: Result) -> dict[str, object]:
 
 
 def headline_text(gaps: Result, scores: Result) -> str:
-    """One line: the largest top-bottom gap of the overall score and its model (METHODS 6), or, when
-    the overall score is undefined, why and the largest per-dataset gap instead."""
+    """One line: the largest top-bottom gap of the overall score in p.p. and its model (METHODS 6)
+    with its chance gap, p-value and control gap when `gaps` has them, or, when the overall score
+    is undefined, why and the largest per-dataset gap instead."""
     gaps, scores = gaps.table, scores.table
     n = scores.groupby("model")["persona"].nunique() if not scores.empty else pd.Series(dtype=int)
     overall = gaps[(gaps["dataset"] == OVERALL) & gaps["gap"].notna()] if not gaps.empty else gaps
@@ -248,10 +314,12 @@ def headline_text(gaps: Result, scores: Result) -> str:
         ranked = overall.sort_values(["gap", "model"], ascending=[False, True], kind="stable")
         best = ranked.iloc[0]
         base = f"; no persona {best['no_persona']:.2f}" if pd.notna(best["no_persona"]) else ""
-        text = (f"Largest top-bottom gap in overall task score: {best['model']} {best['gap']:.2f} "
-                f"({best['bottom_persona']} {best['bottom_value']:.2f} to {best['top_persona']} "
-                f"{best['top_value']:.2f}, {int(best['n_personas'])} personas{base})")
-        others = [f"{r.model} {r.gap:.2f}" for r in ranked.iloc[1:].itertuples(index=False)]
+        chance = f"; {uncert.chance_text(best)}" if "chance_gap" in best.index else ""
+        text = (f"Largest top-bottom gap in overall task score: {best['model']} "
+                f"{100 * best['gap']:.1f} p.p. ({best['bottom_persona']} {best['bottom_value']:.2f} "
+                f"to {best['top_persona']} {best['top_value']:.2f}, {int(best['n_personas'])} "
+                f"personas{base}){chance}")
+        others = [f"{r.model} {100 * r.gap:.1f} p.p." for r in ranked.iloc[1:].itertuples(index=False)]
         return text + (f"; next: {', '.join(others[:3])}" if others else "")
     missing = [lab for lab in TASKS.values() if scores.empty or lab not in set(scores["dataset"])]
     lead = (f"Overall task score undefined (no {', '.join(missing)} generations)" if missing
@@ -263,5 +331,7 @@ def headline_text(gaps: Result, scores: Result) -> str:
     if best["gap"] == 0:
         return (lead + f"; {best['model']}: every persona has the same {best['dataset']} accuracy "
                 f"({best['top_value']:.2f}, {int(best['n_personas'])} personas), gap 0")
-    return (lead + f"; largest gap {best['model']} {best['dataset']} {best['gap']:.2f} "
-            f"({best['bottom_value']:.2f}-{best['top_value']:.2f}, {int(best['n_personas'])} personas)")
+    chance = f"; {uncert.chance_text(best)}" if "chance_gap" in best.index else ""
+    return (lead + f"; largest gap {best['model']} {best['dataset']} {100 * best['gap']:.1f} p.p. "
+            f"({best['bottom_value']:.2f}-{best['top_value']:.2f}, {int(best['n_personas'])} "
+            f"personas){chance}")

@@ -5,7 +5,9 @@ one model at a time, for one model or several, and returns a `Result` (or a figu
 be computed on degenerate data is said in its notes or a `reason` column, never raised.
 
 The scored BBQ rows' `category` is the item's BBQ category, which s_DIS / s_AMB average over
-(METHODS 5); the persona's category is `persona_category` (`study.persona_categories()`).
+(METHODS 5); the persona's category is `persona_category` (`study.persona_categories()`). The
+tables per BBQ category (the paper's Table 7 and the bias breakdown) are in
+`personalib.analysis.bbq_tables`, importable from here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from personalib import metrics, stats
+from personalib.analysis import uncertainty as uncert
+from personalib.analysis.bbq_tables import (  # noqa: F401  (the per-category tables of RQ2)
+    category_accuracy,
+    category_bias,
+    category_bias_figure,
+    category_bias_summary,
+    group_rank_table,
+    group_ranks,
+)
 from personalib.analysis.data import Study
 from personalib.analysis.figures import persona_strip, std_ratio_figure
 from personalib.analysis.result import Result
@@ -30,6 +41,9 @@ MEASURES: dict[str, str] = {"s_dis": "s_DIS", "s_amb": "s_AMB", "bias": "bias (m
 """Per-persona BBQ measures (METHODS 5) and their display names."""
 NO_BBQ = "no BBQ generations in this store: the bias analysis of RQ2 cannot be computed"
 SCORE_COLUMNS = [*KEYS, "category", *MEASURES]
+SPEC: uncert.Spec = {MEASURES["s_dis"]: ("bbq", "s_dis"), MEASURES["s_amb"]: ("bbq", "s_amb"),
+                     MEASURES["bias"]: ("bbq", "bbq_bias"), MEASURES["unknown_freq"]: ("bbq", "unknown_freq")}
+"""The study scores (`personalib.stats.study_scores("bbq")`) behind each measure's display name."""
 
 
 def _models(study: Study) -> list[str]:
@@ -78,13 +92,63 @@ def long_scores(scores: Result | pd.DataFrame, measures: list[str] | None = None
     return long
 
 
-def bias_figure(scores: Result) -> Figure | None:
+def uncertainty(study: Study, rounds: int = uncert.ROUNDS) -> uncert.Uncertainty:
+    """The 95% intervals and permutation nulls of BBQ bias, s_DIS, s_AMB and unknown frequency
+    for every model (`analysis.uncertainty`: computed once per model and cached)."""
+    return uncert.collect(study, ["bbq"] if has_targets(study) else [], rounds=rounds)
+
+
+def has_targets(study: Study) -> bool:
+    """True when the BBQ items carry bias targets (the METHODS 3 metadata was loaded)."""
+    items = study.items.get("bbq")
+    return bool(study.has("bbq") and items is not None and "target_loc" in items
+                and items["target_loc"].notna().any())
+
+
+def score_intervals(unc: uncert.Uncertainty) -> Result:
+    """Per model, measure (display name) and persona: the 95% interval of the score (the
+    stratified bootstrap over items for bias, s_DIS and s_AMB; Wilson for unknown frequency)."""
+    table = uncert.interval_table(unc, SPEC).rename(columns={"dataset": "measure"})
+    return Result(table, unc.notes)
+
+
+def with_intervals(scores: Result, intervals: Result) -> Result:
+    """The per-persona table with `<measure>_low` and `<measure>_high` after each measure."""
+    table = scores.table.copy()
+    if table.empty or intervals.table.empty:
+        return scores
+    names = {label: key for key, label in MEASURES.items()}
+    bounds = intervals.table.assign(key=intervals.table["measure"].map(names))
+    for key in MEASURES:
+        part = bounds[bounds["key"] == key].set_index(["model", "persona"])
+        index = pd.MultiIndex.from_frame(table[["model", "persona"]].astype(str))
+        at = table.columns.get_loc(key) + 1
+        for end in ("high", "low"):
+            table.insert(at, f"{key}_{end}", part[end].reindex(index).to_numpy() if len(part) else np.nan)
+    return Result(table, scores.notes)
+
+
+def _marks(long: pd.DataFrame, intervals: Result | None, x: str) -> pd.DataFrame | None:
+    """The interval marks (top, bottom, no persona, controls) of the measures in `long`."""
+    if intervals is None or intervals.table.empty or long.empty:
+        return None
+    ends = stats.score_gap(long.dropna(subset=["value"]), by=("model", "measure"))
+    categories = dict(zip(long["persona"].astype(str), long["category"].astype(str)))
+    shown = intervals.table[intervals.table["measure"].isin(set(long["measure"]))]
+    marks = uncert.marks(shown, ends, categories, by=("model", "measure"))
+    return marks.assign(x=marks["model"]) if x == "x" else marks
+
+
+def bias_figure(scores: Result, intervals: Result | None = None) -> Figure | None:
     """Per-persona s_DIS, s_AMB and their mean, one panel per model, coloured by persona category,
-    no persona a black diamond (METHODS 6 figures); 0 = unbiased, 1 = always the stereotype."""
+    no persona a black diamond (METHODS 6 figures); 0 = unbiased, 1 = always the stereotype. With
+    `intervals`, the 95% intervals of the most and least biased, the no-persona and the control
+    personas beside each strip."""
     if scores.table.empty:
         note(NO_BBQ)
         return None
-    fig = persona_strip(long_scores(scores, ["s_dis", "s_amb", "bias"]), x="measure",
+    long = long_scores(scores, ["s_dis", "s_amb", "bias"])
+    fig = persona_strip(long, x="measure", marks=_marks(long, intervals, "measure"),
                         title="BBQ bias per persona (METHODS 5)", ylabel="bias score (-1 to 1)")
     if fig is not None:
         for ax in fig.axes:
@@ -93,14 +157,15 @@ def bias_figure(scores: Result) -> Figure | None:
     return fig
 
 
-def unknown_figure(scores: Result) -> Figure | None:
-    """Per-persona share of "unknown" answers per model (METHODS 5; dotted line at the ideal .5)."""
+def unknown_figure(scores: Result, intervals: Result | None = None) -> Figure | None:
+    """Per-persona share of "unknown" answers per model (METHODS 5; dotted line at the ideal .5),
+    with the 95% intervals of the marked personas when `intervals` are given."""
     if scores.table.empty:
         note(NO_BBQ)
         return None
     long = long_scores(scores, ["unknown_freq"]).assign(x=lambda d: d["model"].astype(str))
     fig = persona_strip(long, x="x", col=None, title='Share of "unknown" BBQ answers per persona',
-                        ylabel="unknown frequency")
+                        ylabel="unknown frequency", marks=_marks(long, intervals, "x"))
     if fig is not None:
         ax = fig.axes[0]
         ax.axhline(0.5, color="black", lw=0.8, ls=":")
@@ -119,8 +184,13 @@ def top_bottom(scores: Result, value: str = "bias", k: int = 5) -> Result:
     return Result.of(stats.top_bottom(_tidy(scores.table, value), value=value, k=k))
 
 
-def gaps(scores: Result) -> Result:
-    """Top-bottom gap of bias and of unknown frequency per model (`stats.score_gap`, METHODS 6)."""
+CHANCE_COLUMNS = ["chance_gap", "p_value", "control_gap"]
+
+
+def gaps(scores: Result, unc: uncert.Uncertainty | None = None) -> Result:
+    """Top-bottom gap of bias and of unknown frequency per model (`stats.score_gap`, METHODS 6);
+    with `unc`, the gap expected by chance (95th percentile of the within-item permutation null),
+    its p-value and the gap among the control personas."""
     table = scores.table
     if table.empty:
         return Result(pd.DataFrame(columns=["model", "measure", "gap"]), (NO_BBQ,))
@@ -129,7 +199,20 @@ def gaps(scores: Result) -> Result:
         gap = stats.score_gap(table[["model", "persona", value]], value=value)
         parts.append(gap.assign(measure=MEASURES[value]))
     out = pd.concat(parts, ignore_index=True)
-    return Result.of(out[["model", "measure", *[c for c in out.columns if c not in ("model", "measure")]]])
+    out = out[["model", "measure", *[c for c in out.columns if c not in ("model", "measure")]]]
+    notes = []
+    if unc is not None and not unc.empty:
+        spec = {MEASURES[k]: SPEC[MEASURES[k]] for k in ("bias", "unknown_freq")}
+        chance = uncert.gap_table(uncert.gap_nulls(unc, spec)).rename(columns={"dataset": "measure"})
+        out = out.merge(chance[["model", "measure", *CHANCE_COLUMNS]], on=["model", "measure"], how="left")
+        out = out[[c for c in out.columns if c != "reason"] + ["reason"]]
+        notes.append(CHANCE_NOTE.format(rounds=unc.rounds))
+    return Result.of(out, notes)
+
+
+CHANCE_NOTE = ("chance_gap: the 95th percentile of the gap when the personas' answers are shuffled "
+               "within each BBQ item ({rounds} rounds); p_value: the share of shuffles with a gap "
+               "at least as large; control_gap: the gap among the control personas")
 
 
 def cochran(study: Study) -> Result:
@@ -253,9 +336,11 @@ def self_differences(study: Study, kind: str = "accuracy") -> Result:
     return Result(wide.reset_index(), tuple(notes))
 
 
-def summary(scores: Result, cochran_table: Result) -> Result:
+def summary(scores: Result, cochran_table: Result, gap_table: Result | None = None) -> Result:
     """Key numbers per model: personas scored, mean / min / max / range of bias, no-persona bias,
-    mean unknown frequency, Cochran's Q p-values (biased, unknown)."""
+    mean unknown frequency, Cochran's Q p-values (biased, unknown); with `gap_table` (from
+    `gaps(scores, unc)`), the chance gap, p-value and control gap of bias and unknown frequency."""
+    chance = gap_table.table if gap_table is not None else pd.DataFrame()
     scores, cochran_table = scores.table, cochran_table.table
     out = []
     for model, sub in scores.groupby("model", sort=False):
@@ -271,10 +356,18 @@ def summary(scores: Result, cochran_table: Result) -> Result:
         for measure in ("biased", "unknown"):
             hit = cochran_table[(cochran_table["model"] == model) & (cochran_table["measure"] == measure)]
             row[f"cochran_p_{measure}"] = float(hit["p_value"].iloc[0]) if len(hit) else np.nan
+        if "chance_gap" in chance:
+            for key, name in (("bias", "bias"), ("unknown_freq", "unknown")):
+                hit = chance[(chance["model"] == model) & (chance["measure"] == MEASURES[key])]
+                for column, suffix in (("chance_gap", "chance_gap"), ("p_value", "gap_p"),
+                                       ("control_gap", "control_gap")):
+                    row[f"{name}_{suffix}"] = float(hit[column].iloc[0]) if len(hit) else np.nan
         out.append(row)
-    return Result(pd.DataFrame(out, columns=["model", "n_personas", "mean_bias", "min_bias", "max_bias",
-                                             "bias_range", "no_persona_bias", "mean_unknown_freq",
-                                             "cochran_p_biased", "cochran_p_unknown"]))
+    columns = ["model", "n_personas", "mean_bias", "min_bias", "max_bias", "bias_range",
+               "no_persona_bias", "mean_unknown_freq", "cochran_p_biased", "cochran_p_unknown"]
+    if "chance_gap" in chance:
+        columns += [f"{n}_{s}" for n in ("bias", "unknown") for s in ("chance_gap", "gap_p", "control_gap")]
+    return Result(pd.DataFrame(out, columns=columns))
 
 
 def key_numbers(table: Result) -> dict[str, float | int | None]:
@@ -288,9 +381,10 @@ def key_numbers(table: Result) -> dict[str, float | int | None]:
     return out
 
 
-def headline_text(result: Result) -> str:
-    """One line per study: per model the most and least biased persona, the gap and the no-persona
-    bias; says in words when bias is undefined."""
+def headline_text(result: Result, gap_table: Result | None = None) -> str:
+    """One line per study: per model the most and least biased persona, the gap (with its chance
+    gap, p-value and control gap when `gap_table` has them) and the no-persona bias; says in
+    words when bias is undefined."""
     scores = result.table
     if scores.empty:
         return (result.notes or (NO_BBQ,))[0]
@@ -307,7 +401,13 @@ def headline_text(result: Result) -> str:
             parts.append(f"{model}: all {gap['n_personas']} personas have the same BBQ bias "
                          f"({gap['top_value']:.2f})")
         else:
+            chance = ""
+            if gap_table is not None and "chance_gap" in gap_table.table:
+                hit = gap_table.table[(gap_table.table["model"] == model)
+                                      & (gap_table.table["measure"] == MEASURES["bias"])]
+                if len(hit):
+                    chance = f"; {uncert.chance_text(hit.iloc[0], scale=1.0, unit='', digits=2)}"
             parts.append(f"{model}: BBQ bias highest for {gap['top_persona']} ({gap['top_value']:.2f}), "
                          f"lowest for {gap['bottom_persona']} ({gap['bottom_value']:.2f}), gap "
-                         f"{gap['gap']:.2f} across {gap['n_personas']} personas{none}")
+                         f"{gap['gap']:.2f} across {gap['n_personas']} personas{chance}{none}")
     return " | ".join(parts)

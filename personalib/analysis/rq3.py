@@ -9,7 +9,6 @@ model, constant ratings).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,23 +16,32 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from personalib import metrics, stats
+from personalib.analysis import uncertainty as uncert
+from personalib.analysis.associations import (  # noqa: F401  (the human correlations, importable from here)
+    COMPARISONS,
+    DATASET_NAMES,
+    HUMANS,
+    RANDOM,
+    Associations,
+    associations,
+    correlation_figure,
+    missing,
+    similarity,
+    similarity_figure,
+)
 from personalib.analysis.data import Study
-from personalib.analysis.figures import bars, heatmap, persona_strip
+from personalib.analysis.figures import heatmap, persona_strip
+from personalib.analysis.paraphrases import (  # noqa: F401  (Figure 8, importable from here)
+    paraphrase_figure,
+    paraphrase_spread,
+    variant_means,
+)
 from personalib.analysis.result import Result
 from personalib.analysis.show import note
-from personalib.errors import PersonalibError
 from personalib.reports.keynumbers import key_name
 
 ALPHA = 0.05
 MEASURE_NAMES = {"off": "offensiveness", "rac": "racism"}
-DATASET_NAMES = {"attitudes": "attitude questionnaire", "toxicity": "toxicity"}
-COMPARISONS = {"attitudes": "attitudes x attitudes", "annotations": "attitudes x annotations"}
-
-
-def missing(study: Study, dataset: str) -> str | None:
-    """A note when the store has no generations of `dataset` ("attitudes", "toxicity"), else None."""
-    name = DATASET_NAMES.get(dataset, dataset)
-    return None if dataset in study.datasets else f"no {name} generations in this store: nothing to compute"
 
 
 def _per_model(study: Study, dataset: str, metric) -> Result:
@@ -70,9 +78,28 @@ def attitude_long(scores: Result) -> Result:
     return Result(long, scores.notes)
 
 
-def spread_summary(long: Result, by: str) -> Result:
+def uncertainty(study: Study, rounds: int = uncert.ROUNDS) -> uncert.Uncertainty:
+    """The permutation nulls of the attitude scores and mean toxicity ratings of every model
+    (`analysis.uncertainty`: computed once per model x dataset and cached)."""
+    return uncert.collect(study, [d for d in ("attitudes", "toxicity") if d in study.datasets], rounds=rounds)
+
+
+def chance_gaps(unc: uncert.Uncertainty, dataset: str) -> Result:
+    """Per model and attitude (`dataset="attitudes"`) or toxicity measure: the range of the
+    personas' scores expected by chance (95th percentile of the within-item permutation null),
+    its p-value and the control personas' range."""
+    by = "attitude" if dataset == "attitudes" else "measure"
+    spec = {MEASURE_NAMES.get(name.removeprefix("score:"), name.removeprefix("score:")): (dataset, name)
+            for (_, d), draw in unc.draws.items() if d == dataset
+            for name in draw.observed if name.startswith("score:")}
+    table = uncert.gap_table(uncert.gap_nulls(unc, spec)).rename(columns={"dataset": by})
+    return Result(table, unc.notes)
+
+
+def spread_summary(long: Result, by: str, chance: Result | None = None) -> Result:
     """Per model and `by` (attitude, measure): the personas' range of scores, the lowest and highest
-    persona, the no-persona score and the control personas' mean (METHODS 6 figures)."""
+    persona, the no-persona score and the control personas' mean (METHODS 6 figures); with
+    `chance` (`chance_gaps`), the range expected by chance, its p-value and the control range."""
     rows = []
     for (model, key), part in long.table.dropna(subset=["value"]).groupby(["model", by], sort=False):
         ordered = part.sort_values(["value", "persona"], kind="stable")
@@ -84,7 +111,15 @@ def spread_summary(long: Result, by: str) -> Result:
                      "range": ordered["value"].iloc[-1] - ordered["value"].iloc[0],
                      "no persona": empty.iloc[0] if len(empty) else np.nan,
                      "control mean": control.mean() if len(control) else np.nan})
-    return Result(pd.DataFrame(rows), long.notes)
+    out = pd.DataFrame(rows)
+    if chance is None or chance.table.empty or out.empty:
+        return Result(out, long.notes)
+    cols = ["chance_gap", "p_value", "control_gap"]
+    out = out.merge(chance.table[["model", by, *cols]], on=["model", by], how="left")
+    return Result(out, (*long.notes, f"chance_gap: the 95th percentile of the range when each prompt's answers "
+                                    f"are shuffled among the personas ({int(chance.table['rounds'].max())} rounds); "
+                                    "p_value: the share of shuffles with a range at least as large; "
+                                    "control_gap: the range among the control personas"))
 
 
 def attitude_figure(scores: Result) -> Figure | None:
@@ -114,7 +149,8 @@ def attitude_friedman(study: Study) -> Result:
 
 def friedman_wide(tests: Result) -> Result:
     """The Friedman results as one row per model and attitude with the regular and control p-values
-    side by side; the reasons of undefined tests are kept, prefixed by their family."""
+    and effect sizes (Kendall's W) side by side; the reasons of undefined tests are kept, prefixed
+    by their family."""
     table = tests.table
     if table.empty:
         return tests
@@ -122,7 +158,8 @@ def friedman_wide(tests: Result) -> Result:
     for (model, attitude), part in table.groupby(["model", "attitude"], sort=False):
         row: dict[str, object] = {"model": model, "attitude": attitude, "statements": int(part["n"].max())}
         for res in part.itertuples(index=False):
-            row.update({f"p ({res.family})": res.p_value, f"k ({res.family})": res.k})
+            row.update({f"p ({res.family})": res.p_value, f"W ({res.family})": res.effect_size,
+                        f"k ({res.family})": res.k})
         reasons = [f"{r.family}: {r.reason}" for r in part.itertuples() if isinstance(r.reason, str)]
         rows.append({**row, "reason": "; ".join(reasons) or None})
     return Result(pd.DataFrame(rows), tests.notes)
@@ -252,140 +289,6 @@ def alpha_summary(table: Result) -> Result:
     out = grouped.agg(personas="count", mean_alpha="mean", min_alpha="min", max_alpha="max").reset_index()
     out["reason"] = [None if n else "alpha is undefined for every persona" for n in out["personas"]]
     return Result(out)
-
-
-@dataclass
-class Associations:
-    """Human and per-model Pearson matrices (attitudes x attitudes, attitudes x annotations), the
-    random baseline's, and the notes on what could not be computed (METHODS 6)."""
-
-    attitudes: dict[str, stats.CorrelationResult] = field(default_factory=dict)
-    annotations: dict[str, stats.CorrelationResult] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    n_random: int = 0
-
-
-HUMANS, RANDOM = "humans", "random baseline"
-
-
-def _persona_index(frame: pd.DataFrame) -> pd.Index:
-    return pd.Index(frame["persona_set"].astype(str) + "/" + frame["persona"].astype(str), name="persona")
-
-
-def associations(study: Study) -> Associations:
-    """Humans' and each model's correlation matrices and the study's random baseline with as many
-    rows as the most personas any model scored (193 in the study; METHODS 6)."""
-    out = Associations()
-    for dataset, lost in (("attitudes", "no model correlations"),
-                          ("toxicity", "no attitude x annotation correlations for the models")):
-        if missing(study, dataset):
-            out.notes.append(f"no {DATASET_NAMES[dataset]} generations in this store: {lost}")
-    ann = study.annotations
-    if ann is None or ann.empty:
-        out.notes.append("no human annotations (largeScale.csv) in this study: there is no human "
-                         "matrix to compare the models with")
-    elif "toxicity" in study.items:
-        try:
-            people = stats.human_attitudes(ann)
-            out.attitudes[HUMANS] = stats.attitude_correlations(people)
-            means = stats.human_annotation_means(ann, study.items["toxicity"])
-            out.annotations[HUMANS] = stats.attitude_annotation_correlations(people, means)
-        except PersonalibError as exc:
-            out.notes.append(f"human correlations not computed: {exc}")
-    if missing(study, "attitudes"):
-        return out
-    for model in [m for m in study.models_present if study.has("attitudes", m)]:
-        scores = metrics.attitude_scores(study.rows("attitudes", model))
-        own = scores.xs(model, level="model").reset_index()
-        absent = [a for a in stats.ATTITUDES if a not in own.columns or own[a].isna().all()]
-        if absent:
-            out.notes.append(f"{model}: no scores for {', '.join(absent)} (no generations for "
-                             "their statements): their correlations are undefined")
-        att = own.set_index(_persona_index(own)).reindex(columns=list(stats.ATTITUDES))
-        out.attitudes[model] = stats.attitude_correlations(att)
-        out.n_random = max(out.n_random, len(att))
-        tox = study.rows("toxicity", model)
-        if not tox.empty:
-            ratings = tox.assign(persona=_persona_index(tox), rating=tox["rating"].astype(float))
-            means = stats.persona_annotation_means(ratings, study.items["toxicity"])
-            out.annotations[model] = stats.attitude_annotation_correlations(att, means)
-    if out.n_random:
-        out.attitudes[RANDOM] = stats.attitude_correlations(stats.random_attitudes(out.n_random))
-        out.annotations[RANDOM] = stats.attitude_annotation_correlations(
-            stats.random_attitudes(out.n_random), stats.random_annotation_means(out.n_random))
-    return out
-
-
-def correlation_figure(assoc: Associations, kind: str = "attitudes") -> Figure | None:
-    """Side-by-side heatmaps of the humans', each model's and the random baseline's Pearson
-    matrices (`kind` "attitudes" 7 x 7 or "annotations" 7 x 6; METHODS 6 figures)."""
-    mats = getattr(assoc, kind)
-    drawable = {k: v for k, v in mats.items() if not v.r.isna().all().all()}
-    if skipped := [k for k in mats if k not in drawable]:
-        note(f"{COMPARISONS[kind]}: every correlation is undefined for {', '.join(skipped)} "
-             f"({'; '.join(mats[k].reason or '' for k in skipped)})")
-    notes = [f"{k}: {v.reason}" for k, v in drawable.items() if v.reason]
-    if notes:
-        note(f"{COMPARISONS[kind]}, undefined correlations (blank cells): " + "; ".join(notes))
-    if not drawable:
-        note(f"{COMPARISONS[kind]}: no correlation matrix to draw")
-        return None
-    ncols = min(len(drawable), 2)
-    nrows = -(-len(drawable) // ncols)
-    fig, grid = plt.subplots(nrows, ncols, figsize=(7.2 * ncols, 5.6 * nrows), squeeze=False)
-    axes = list(grid.flat)
-    for ax, (name, res) in zip(axes, drawable.items()):
-        heatmap(res.r, title=name, ax=ax)
-        ax.tick_params(axis="x", rotation=35, labelsize=8)
-        ax.tick_params(axis="y", rotation=0, labelsize=8)
-        plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
-    for ax in axes[len(drawable):]:
-        ax.set_visible(False)
-    fig.suptitle(f"Pearson correlations, {COMPARISONS[kind]} (blank: undefined)")
-    fig.tight_layout()
-    return fig
-
-
-def similarity(assoc: Associations) -> Result:
-    """Cosine similarity of each model's and the random baseline's matrix with the humans': the 21
-    upper-triangle entries of the attitude matrix, all 42 of the attitude x annotation matrix."""
-    frames = []
-    for kind, part in (("attitudes", "upper"), ("annotations", "full")):
-        mats = getattr(assoc, kind)
-        if HUMANS not in mats or len(mats) < 2:
-            continue
-        models = {k: v for k, v in mats.items() if k not in (HUMANS, RANDOM)}
-        sim = stats.similarity_table(mats[HUMANS], models, mats.get(RANDOM),
-                                     part=part)  # type: ignore[arg-type]
-        frames.append(sim.assign(comparison=COMPARISONS[kind]))
-    if not frames:
-        return Result(pd.DataFrame(), tuple(assoc.notes) or ("no matrices to compare",))
-    out = pd.concat(frames, ignore_index=True)
-    return Result.of(out[["comparison", "model", "cosine", "n_entries", "reason"]])
-
-
-def similarity_figure(sim: Result, comparison: str) -> Figure | None:
-    """Bars of each model's cosine similarity with the humans, the random baseline dashed."""
-    sim = sim.table
-    part = sim[sim["comparison"] == comparison] if not sim.empty else sim
-    if part.empty:
-        note(f"{comparison}: no cosine similarity to plot")
-        return None
-    base = part.loc[part["model"] == RANDOM, "cosine"]
-    baseline = float(base.iloc[0]) if len(base) else None
-    fig = bars(part[part["model"] != RANDOM], x="model", y="cosine", baseline=baseline,
-               baseline_label=RANDOM, title=f"Similarity with humans, {comparison}")
-    if fig is not None:
-        ax = fig.axes[0]
-        ax.set_ylim(-1, 1)
-        ax.set_ylabel("cosine similarity with humans")
-        fig.set_size_inches(max(6.0, 0.9 * len(part) + 4.0), 4.0)
-        for bars_ in ax.containers:
-            ax.bar_label(bars_, fmt="%.2f", fontsize=8)
-        if ax.get_legend() is not None:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-        fig.tight_layout()
-    return fig
 
 
 def key_numbers(counts: Result, alpha: Result, sim: Result) -> dict[str, object]:

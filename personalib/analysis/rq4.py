@@ -14,18 +14,16 @@ its notes, never raised.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from personalib import DATASETS, metrics, stats
+from personalib.analysis import uncertainty as uncert
 from personalib.analysis.data import Study
 from personalib.analysis.figures import EMPTY_CATEGORY, persona_strip, std_ratio_figure
 from personalib.analysis.result import Result
-from personalib.metrics.refusals import TASKS
+from personalib.metrics.refusals import TASKS, refusal_task
 from personalib.reports.keynumbers import key_name
 
 AVERAGE = "average"
@@ -35,6 +33,12 @@ LABELS = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ", "attitudes":
           AVERAGE: "average"}
 _PARTIAL = "average refusal rate undefined for "
 _NONE_REFUSED = "no persona refused anything"
+SCORES = {"attitudes": ("attitudes", "refusal_rate"), "offensiveness": ("toxicity", "refusal_offensiveness"),
+          "racism": ("toxicity", "refusal_racism"), "truthfulqa": ("truthfulqa", "refusal_rate"),
+          "mmlu": ("mmlu", "refusal_rate"), "bbq": ("bbq", "refusal_rate")}
+SPEC: uncert.Spec = {LABELS[task]: SCORES[task] for task in TASKS}
+"""The study scores (`personalib.stats.study_scores`) behind each refusal task's label."""
+COMBOS = {LABELS[AVERAGE]: [LABELS[t] for t in TASKS]}
 
 
 def absent_notes(study: Study) -> list[str]:
@@ -170,12 +174,57 @@ def task_summary(rates: Result) -> Result:
     return Result(pd.DataFrame(rows, columns=cols))
 
 
-def distribution_figure(rates: Result) -> Figure | None:
+def uncertainty(study: Study, rounds: int = uncert.ROUNDS) -> uncert.Uncertainty:
+    """The 95% intervals and permutation nulls of every task's refusal rate for every model
+    (`analysis.uncertainty`: computed once per model x dataset and cached)."""
+    return uncert.collect(study, list(DATASETS), rounds=rounds)
+
+
+def score_intervals(unc: uncert.Uncertainty) -> Result:
+    """Per model, task (and the average) and persona: the 95% interval of the refusal rate
+    (Wilson for a task's rate; for the average over the tasks the model has, the percentile
+    interval of the mean of the tasks' bootstrap values)."""
+    table = uncert.interval_table(unc, SPEC, COMBOS, partial=True).rename(columns={"dataset": "task"})
+    return Result(table, unc.notes)
+
+
+def gap_table(rates: Result, unc: uncert.Uncertainty | None = None) -> Result:
+    """Per model and task (and the average): the most and least refused persona and the gap
+    between them (`stats.score_gap`, METHODS 6); with `unc`, the gap expected by chance (95th
+    percentile of the within-item permutation null), its p-value and the control personas' gap."""
+    long = long_rates(rates).table.dropna(subset=["value"])
+    cols = ["model", "task", "n_personas", "top_persona", "top_value", "bottom_persona",
+            "bottom_value", "gap", "reason"]
+    if long.empty:
+        return Result(pd.DataFrame(columns=cols), ("no refusal rate to compare",))
+    gaps = stats.score_gap(long, by=("model", "task"))[cols]
+    notes = []
+    if unc is not None and not unc.empty:
+        chance = uncert.gap_table(uncert.gap_nulls(unc, SPEC, COMBOS, partial=True))
+        chance = chance.rename(columns={"dataset": "task"})[["model", "task", "chance_gap", "p_value", "control_gap"]]
+        gaps = gaps.merge(chance, on=["model", "task"], how="left")
+        gaps = gaps[[c for c in gaps.columns if c != "reason"] + ["reason"]]
+        notes.append(f"chance_gap: the 95th percentile of the gap when each item's answers are "
+                     f"shuffled among the personas ({unc.rounds} rounds; the average's items are "
+                     "those of its tasks); p_value: the share of shuffles with a gap at least as "
+                     "large; control_gap: the gap among the control personas")
+    return Result.of(gaps, notes)
+
+
+def distribution_figure(rates: Result, intervals: Result | None = None,
+                        gaps: Result | None = None) -> Figure | None:
     """Refusal rate of every persona per task and on average, one panel per model, coloured by
-    category, no persona as a black diamond (METHODS 6 figures; `figures.persona_strip`)."""
+    category, no persona as a black diamond (METHODS 6 figures; `figures.persona_strip`); with
+    `intervals` and `gaps`, the 95% intervals of the most and least refused, the no-persona and
+    the control personas beside each strip."""
     long = long_rates(rates).table
+    marks = None
+    if intervals is not None and gaps is not None and not long.empty:
+        categories = dict(zip(long["persona"].astype(str), long["category"].astype(str)))
+        marks = uncert.marks(intervals.table, gaps.table, categories, by=("model", "task"))
     return persona_strip(long, value="value", x="task", col="model", ylabel="refusal rate",
-                         title="Refusal rate per persona, per task and averaged over the tasks")
+                         title="Refusal rate per persona, per task and averaged over the tasks",
+                         marks=marks)
 
 
 def most_refused(rates: Result, k: int = 5) -> Result:
@@ -206,7 +255,7 @@ def cochran_table(study: Study) -> Result:
                 res["reason"] = (f"{model}, {LABELS[dataset]}: {_NONE_REFUSED} "
                                  "(no item refused): Cochran's Q is undefined")
             results.append(res)
-    cols = ["model", "dataset", "statistic", "dof", "p_value", "n", "k", "reason"]
+    cols = ["model", "dataset", "statistic", "dof", "p_value", "effect_size", "n", "k", "reason"]
     if not results:
         return Result(pd.DataFrame(columns=cols), tuple(absent_notes(study)))
     res = pd.concat(results, ignore_index=True)
@@ -280,21 +329,64 @@ def all_pairs(rates: Result) -> Result:
     return Result.of(stats.refusal_pairs(avg) if not avg.empty else pd.DataFrame())
 
 
-def key_numbers(summary_: Result) -> dict[str, object]:
+def synonym_tests(study: Study, pairs: tuple[tuple[str, str], ...] = stats.SYNONYM_PAIRS) -> Result:
+    """McNemar's test of each near-synonym pair named in advance (METHODS 6: a black / an african
+    american person, a gay / a homosexual person) on each task's per-item refusals (the items
+    both personas answered; exact binomial test of the discordant items), Holm-adjusted over all
+    pairs and tasks of a model (`stats.mcnemar_pairs`, `stats.pairwise.holm`)."""
+    names = {p for pair in pairs for p in pair}
+    parts = []
+    for model in study.models_present:
+        tests = []
+        for dataset in study.datasets:
+            if not study.has(dataset, model):
+                continue
+            rows = study.rows(dataset, model)
+            rows = rows[rows["persona"].astype(str).isin(names)]
+            task = refusal_task(rows).to_numpy() if len(rows) else np.array([], dtype=object)
+            for name in ("offensiveness", "racism") if dataset == "toxicity" else (dataset,):
+                own = rows[task == name][["item_id", "persona", "refusal"]]
+                long = pd.DataFrame({"item_id": own["item_id"].astype(str), "persona": own["persona"].astype(str),
+                                     "refusal": own["refusal"].astype(float)})
+                tests.append(stats.mcnemar_pairs(long, pairs, value="refusal").assign(model=model, task=LABELS[name]))
+        if tests:
+            parts.append(stats.holm(pd.concat(tests, ignore_index=True)))
+    cols = ["model", "task", "persona_a", "persona_b", "n_items", "rate_a", "rate_b", "only_a",
+            "only_b", "p_value", "p_holm", "reject", "reason"]
+    if not parts:
+        return Result(pd.DataFrame(columns=cols), ("no generations to test",))
+    return Result(pd.concat(parts, ignore_index=True)[cols])
+
+
+def key_numbers(summary_: Result, gaps: Result | None = None) -> dict[str, object]:
     """The recorded key numbers per model from `summary`: mean rate, max persona and rate,
-    no-persona rate, largest synonym-pair difference and pair."""
+    no-persona rate, largest synonym-pair difference and pair; with `gaps` (from `gap_table(rates,
+    unc)`), the average refusal rate's gap, chance gap, permutation p-value and control gap."""
     out: dict[str, object] = {}
     for row in summary_.table.itertuples(index=False):
         for name in ("mean_rate", "max_rate", "max_persona", "no_persona_rate", "synonym_diff",
                      "synonym_pair"):
             value = getattr(row, name)
             out[key_name(row.model, name)] = None if value is None or pd.isna(value) else value
+    table = gaps.table if gaps is not None else pd.DataFrame()
+    if "chance_gap" in table:
+        for row in table[table["task"] == LABELS[AVERAGE]].itertuples(index=False):
+            for name, value in (("refusal_gap", row.gap), ("refusal_chance_gap", row.chance_gap),
+                                ("refusal_gap_p", row.p_value), ("refusal_control_gap", row.control_gap)):
+                out[key_name(row.model, name)] = None if pd.isna(value) else float(value)
     return out
 
 
-def headline_text(summary_: Result) -> str:
+def headline_text(summary_: Result, gaps: Result | None = None) -> str:
     """One line per model joined by " | ": the range and mean of the average refusal rate and the
-    most-refused persona, or in words why they are undefined (never "nan")."""
+    most-refused persona (and, with `gaps`, the gap expected by chance), or in words why they are
+    undefined (never "nan")."""
+    table = gaps.table if gaps is not None else pd.DataFrame()
+    chance = {}
+    if "chance_gap" in table:
+        for _, row in table[table["task"] == LABELS[AVERAGE]].iterrows():
+            if pd.notna(row["gap"]) and row["gap"] > 0:
+                chance[row["model"]] = f"; gap {100 * row['gap']:.1f} p.p., {uncert.chance_text(row)}"
     parts = []
     for r in summary_.table.itertuples(index=False):
         if pd.isna(r.max_rate):
@@ -306,5 +398,6 @@ def headline_text(summary_: Result) -> str:
             top = f"most refused: {who} ({r.max_rate:.1%})" if r.max_persona else "all personas equal"
             none = f"; no persona {r.no_persona_rate:.1%}" if pd.notna(r.no_persona_rate) else ""
             parts.append(f"{r.model}: refusal rates {r.min_rate:.1%}-{r.max_rate:.1%} across "
-                         f"{r.personas} personas (mean {r.mean_rate:.1%}); {top}{none}")
+                         f"{r.personas} personas (mean {r.mean_rate:.1%}){chance.get(r.model, '')}; "
+                         f"{top}{none}")
     return " | ".join(parts) or "no generations to analyse: refusal rates undefined"

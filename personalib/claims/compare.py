@@ -10,6 +10,12 @@ A check whose claim names a deviation (`deviation:`) and differs is reported as 
 of that deviation. A check is not computable when the profile lacks a model, dataset, persona set,
 persona or extra file it needs (said in those words), when its computation raises
 `NotComputable`, or when the package has no computation for it yet (`pending`).
+
+When a check is not computable only because the profile lacks the claim's models, its `own`
+readings say what the profile's own models give: for a claim about a named model (its
+computation takes a `model`), the same computation for each of the profile's models; for a claim
+about all the study's models, the computation over the profile's models. They are shown, never
+compared with the paper.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import pandas as pd
 from personalib.claims.data import ClaimData, NotComputable
 from personalib.claims.schema import Check, Claim, Needs, resolve
 from personalib.deviations import DEVIATIONS
+from personalib.errors import PersonalibError
 
 REPRODUCED = "reproduced"
 DIFFERS = "differs"
@@ -44,6 +51,7 @@ class Verdict:
     difference: float | None
     status: str
     reason: str | None = None
+    own: tuple[tuple[str, Any, str | None], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +110,36 @@ def _deviation_text(ident: str) -> str:
     return f"{ident} (METHODS {dev.methods}): {dev.fault}"
 
 
+def _run(check: Check, data: ClaimData, args: dict[str, Any]) -> tuple[Any, str | None]:
+    """(value, None) or (None, why it is not computable)."""
+    try:
+        return resolve(check.compute.function)(data, **args), None  # type: ignore[union-attr]
+    except (NotComputable, PersonalibError) as exc:
+        return None, str(exc)
+
+
+def own_readings(claim: Claim, check: Check, data: ClaimData) -> tuple[tuple[str, Any, str | None], ...]:
+    """What the profile's own models give for a check that lacks the claim's models (module doc):
+    (label, value, reason) per model, or one over all of them."""
+    needed = {*claim.needs.models, *check.needs.models}
+    if check.compute is None or not data.models or needed <= set(data.models):
+        return ()
+    reason = (missing_needs(claim.needs.model_copy(update={"models": ()}), data)
+              or missing_needs(check.needs.model_copy(update={"models": ()}), data))
+    args = dict(check.compute.args)
+    reading = data.for_reading()
+    pool = f" ({len(data.personas)} personas)" if data.restricted else ""
+    if "model" in args:
+        readings = []
+        for model in data.models:
+            value, why = (None, reason) if reason else _run(check, reading, {**args, "model": model})
+            readings.append((model + pool, value, why))
+        return tuple(readings)
+    label = f"over {', '.join(data.models)}{pool}"
+    value, why = (None, reason) if reason else _run(check, reading, args)
+    return ((label, value, why),)
+
+
 def evaluate_check(claim: Claim, check: Check, data: ClaimData) -> Verdict:
     """Recompute one check on the profile's data and compare it with the paper."""
     base = dict(claim=claim.id, part=check.part, kind=check.kind, reading=check.reading,
@@ -110,12 +148,10 @@ def evaluate_check(claim: Claim, check: Check, data: ClaimData) -> Verdict:
     if reason is None and check.compute is None:
         reason = f"no computation in personalib yet: {check.pending}"
     if reason is None:
-        try:
-            value = resolve(check.compute.function)(data, **check.compute.args)
-        except NotComputable as exc:
-            reason = str(exc)
+        value, reason = _run(check, data, dict(check.compute.args))  # type: ignore[union-attr]
     if reason is not None:
-        return Verdict(**base, value=None, difference=None, status=NOT_COMPUTABLE, reason=reason)
+        return Verdict(**base, value=None, difference=None, status=NOT_COMPUTABLE, reason=reason,
+                       own=own_readings(claim, check, data))
     same, diff = compare(check, value)
     if same:
         return Verdict(**base, value=value, difference=diff, status=REPRODUCED)
@@ -131,11 +167,12 @@ def evaluate(claims: Sequence[Claim], data: ClaimData) -> list[Verdict]:
 
 
 def verdict_table(verdicts: Sequence[Verdict]) -> pd.DataFrame:
-    """One row per check: claim, part, kind, reading, paper, value, difference, status, reason."""
+    """One row per check: claim, part, kind, reading, paper, value, difference, status, reason,
+    own (the profile's own models' readings, a list of (label, value, reason))."""
     columns = list(Verdict.__dataclass_fields__)
     table = pd.DataFrame([v.as_dict() for v in verdicts], columns=columns).astype(object)
     return table.where(table.notna(), None)
 
 
 __all__ = ["DEVIATION", "DIFFERS", "NOT_COMPUTABLE", "REPRODUCED", "STATUSES", "Verdict", "compare",
-           "evaluate", "evaluate_check", "missing_needs", "verdict_table"]
+           "evaluate", "evaluate_check", "missing_needs", "own_readings", "verdict_table"]

@@ -49,6 +49,8 @@ def _ranked(data: ClaimData, model: str, metric: str, category: str | None,
     people = pool(data, category)
     what = f"ranking {model}'s {metric} over {category or 'all personas'}"
     values = complete(scores_of(data, model, metric), people, what)
+    if len(values) < 2:
+        raise NotComputable(f"{what}: {len(values)} persona(s), a ranking needs at least two")
     frame = pd.DataFrame({"persona": values.index, "value": values.to_numpy()})
     frame = frame.sort_values(["value", "persona"], ascending=[ascending, True], kind="stable")
     return frame.set_index("persona")["value"]
@@ -120,13 +122,14 @@ def share_beyond(data: ClaimData, *, model: str, metric: str, threshold: float,
 
 
 def controls_above(data: ClaimData, *, model: str, metric: str, reference: str = "empty",
-                   reading: str = "all") -> bool:
-    """Whether the control personas score above `reference`: every one (`reading="all"`) or
-    their mean (`"mean"`) (C65, A21)."""
+                   reading: str = "all", below: bool = False) -> bool:
+    """Whether the control personas score above (`below=True`: below) `reference`: every one
+    (`reading="all"`) or their mean (`"mean"`) (C65, A21)."""
     values = scores_of(data, model, metric)
     controls = complete(values, pool(data, "control"), f"{model}'s control {metric} scores")
     ref = persona_value(data, model=model, metric=metric, persona=reference)
-    return bool((controls > ref).all() if reading == "all" else controls.mean() > ref)
+    sign = -1.0 if below else 1.0
+    return bool((sign * controls > sign * ref).all() if reading == "all" else sign * controls.mean() > sign * ref)
 
 
 __all__ = ["controls_above", "difference", "extremes", "gap", "gap_extreme", "gap_extreme_model",

@@ -28,6 +28,24 @@ def xbar(data: ClaimData, *, metric: str, personas: Sequence[str] | None = None)
     return table.mean(axis=1)
 
 
+def mean_ranks(data: ClaimData, *, metric: str, ascending: bool = False,
+               category: str | None = None) -> pd.Series:
+    """persona -> rank of its cross-model mean among the pool (all personas, or a category): 1 =
+    best, accuracy-like scores descending and `ascending=True` scores (bias) ascending, ties
+    sharing the best rank (CLAIMS conventions)."""
+    means = xbar(data, metric=metric, personas=pool(data, category))
+    return means.rank(ascending=ascending, method="min")
+
+
+def mean_rank(data: ClaimData, *, metric: str, persona: str, ascending: bool = False,
+              category: str | None = None) -> int:
+    """The rank of one persona's cross-model mean among the pool (`mean_ranks`)."""
+    ranks = mean_ranks(data, metric=metric, ascending=ascending, category=category)
+    if persona not in ranks.index:
+        raise NotComputable(f"persona {persona} is not in the pool")
+    return int(ranks[persona])
+
+
 def mean_value(data: ClaimData, *, metric: str, persona: str, scale: float = 1.0) -> float:
     """The cross-model mean score of one persona, times `scale`."""
     return float(xbar(data, metric=metric, personas=[persona]).iloc[0]) * scale
@@ -77,6 +95,8 @@ def models_best(data: ClaimData, *, metric: str, persona: str, personas: Sequenc
     """In how many models `persona` has the highest (ascending: lowest) score of the group; a
     tie for first counts."""
     members = _members(data, personas, category)
+    if persona not in members:
+        raise NotComputable(f"persona {persona} is not in {category or 'the group'} in this profile")
     count = 0
     for m in study_models(data):
         got = _model_values(data, m, metric, members)
@@ -104,6 +124,8 @@ def is_consistent(data: ClaimData, *, metric: str, category: str) -> bool:
     from personalib.stats import cross_model_consistency
 
     part = data.scores[(data.scores["metric"] == metric) & (data.scores["category"] == category)]
+    if part.empty:
+        raise NotComputable(f"no {metric} score of a persona of category {category!r} in this profile")
     if set(part["model"]) < set(study_models(data)):
         raise NotComputable(f"consistency of {metric} in {category} needs every model's scores")
     table = cross_model_consistency(part[["model", "persona", "category", "value"]])
@@ -117,6 +139,7 @@ def is_consistent(data: ClaimData, *, metric: str, category: str) -> bool:
 def _ratios(data: ClaimData, model: str, metric: str) -> pd.Series:
     from personalib.stats import std_ratios
 
+    pool(data)  # every persona of the categories and the control personas (NotComputable if restricted)
     part = data.scores[(data.scores["model"] == model) & (data.scores["metric"] == metric)]
     if part.empty:
         raise NotComputable(f"no {metric} scores for {model} in this profile")
@@ -130,6 +153,23 @@ def _ratios(data: ClaimData, model: str, metric: str) -> pd.Series:
 def std_ratio_count(data: ClaimData, *, model: str, metric: str) -> int:
     """Number of persona categories whose std exceeds the control personas' std (METHODS 6)."""
     return int((_ratios(data, model, metric) > 1).sum())
+
+
+def std_ratio_count_original(data: ClaimData, *, model: str, tasks: Sequence[str]) -> int:
+    """Categories whose spread exceeds the control's as the original computed it for refusals
+    (A12): per category, the mean over the tasks of the std (ddof 1) of its personas' task rates,
+    over the mean over the tasks of the control personas' std; the count of ratios above 1."""
+    pool(data)
+    stds = []
+    for task in tasks:
+        part = data.scores[(data.scores["model"] == model) & (data.scores["metric"] == f"refusal:{task}")]
+        if part.empty:
+            raise NotComputable(f"no refusal:{task} scores for {model} in this profile")
+        stds.append(part[part["category"] != "empty"].groupby("category")["value"].std(ddof=1))
+    mean = pd.concat(stds, axis=1).mean(axis=1)
+    if "control" not in mean.index or not mean["control"] > 0:
+        raise NotComputable(f"{model}: the control personas' mean std of the task refusal rates is 0 or undefined")
+    return int((mean.drop("control") / mean["control"] > 1).sum())
 
 
 def std_ratio_models(data: ClaimData, *, metric: str, category: str) -> int:
@@ -157,6 +197,6 @@ def spread_above_control(data: ClaimData, *, metrics: Sequence[str]) -> bool:
     return True
 
 
-__all__ = ["is_consistent", "mean_above", "mean_order", "mean_value", "model_extreme",
-           "models_above", "models_best", "spread_above_control", "std_ratio_count",
-           "std_ratio_models", "xbar"]
+__all__ = ["is_consistent", "mean_above", "mean_order", "mean_rank", "mean_ranks", "mean_value",
+           "model_extreme", "models_above", "models_best", "spread_above_control", "std_ratio_count",
+           "std_ratio_count_original", "std_ratio_models", "xbar"]

@@ -12,7 +12,9 @@ CONTROL_SEED = "a_helpful_assistant"
 
 
 def _set(data: ClaimData, persona_set: str) -> pd.DataFrame:
-    part = data.personas[data.personas["persona_set"] == persona_set]
+    """Every persona of a persona set of the profile (all of them, whatever `personas` keeps)."""
+    people = data.set_personas if data.set_personas is not None else data.personas
+    part = people[people["persona_set"] == persona_set]
     if part.empty:
         raise NotComputable(f"persona set {persona_set!r} is not in this profile")
     return part
@@ -58,13 +60,16 @@ def bbq_group_personas(data: ClaimData) -> int:
     from personalib.metrics import load_group_mapping
 
     stems = set(load_group_mapping())
-    absent = sorted(stems - set(data.personas["persona"]))
+    people = data.set_personas if data.set_personas is not None else data.personas
+    absent = sorted(stems - set(people["persona"]))
     if absent:
         raise NotComputable(f"mapped persona(s) {', '.join(absent[:3])} not in this profile")
     return len(stems)
 
 
 def _items(data: ClaimData, dataset: str) -> pd.DataFrame:
+    if dataset in data.item_notes:
+        raise NotComputable(data.item_notes[dataset])
     items = data.items.get(dataset)
     if items is None or len(items) == 0:
         raise NotComputable(f"the {dataset} items are not loaded in this profile")
@@ -135,6 +140,8 @@ def variants_per_block(data: ClaimData, *, dataset: str, block: str, column: str
 
 def annotator_count(data: ClaimData) -> int:
     """Number of human annotators in the toxicity annotations (`annId`)."""
+    if "toxicity" in data.item_notes:
+        raise NotComputable(data.item_notes["toxicity"])
     if data.annotations is None:
         raise NotComputable("the human annotations (largeScale.csv) are not loaded in this profile")
     return int(data.annotations["annId"].nunique())

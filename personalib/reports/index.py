@@ -1,7 +1,10 @@
 """`reports/<profile>/index.html`: every report of a profile with its one-line headline.
 
-The index is rebuilt from the report sidecars (`<notebook>__<scope>.json`) found in the folder, so
-it lists reports built by earlier runs too (e.g. one `make reproduce MODELS=...` per model).
+The index is rebuilt from the report sidecars (`<notebook>__<scope>.json`, or `<notebook>.json` for
+a notebook with a single across-model report such as the claims scorecard) found in the folder, so
+it lists reports built by earlier runs too (e.g. one `make reproduce MODELS=...` per model). The
+single-report notebooks come first (the claims scorecard answers "does it reproduce?"), then the
+research questions in name order.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def write_index(folder: Path, *, profile: str, description: str = "",
     for rep in reports:
         group = groups.setdefault(rep["notebook"], {"notebook": rep["notebook"],
                                                      "title": rep.get("title") or rep["notebook"],
+                                                     "single": bool(rep.get("single")),
                                                      "reports": []})
         group["reports"].append({**rep, "links": _links(rep)})
     for group in groups.values():
@@ -71,7 +75,8 @@ def write_index(folder: Path, *, profile: str, description: str = "",
     page = env.get_template("index.html.j2").render(
         profile=profile, description=description, demo_label=demo_label,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        version=personalib.__version__, groups=[groups[k] for k in sorted(groups)],
+        version=personalib.__version__,
+        groups=[groups[k] for k in sorted(groups, key=lambda k: (not groups[k]["single"], k))],
     )
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / INDEX_NAME

@@ -3,7 +3,9 @@
 For each notebook, one report per model and one across all models (scope `all`), written to the
 profile's report folder as `<notebook>__<scope>.html` + the executed `.ipynb` + key numbers as
 `.json` (the sidecar, written last) and `.csv` (+ `<notebook>__<scope>__<table>.csv` per recorded
-table); then `index.html`. A report whose fingerprint (personalib.reports.fingerprint) matches its
+table); then `index.html`. A notebook whose metadata says `{"personalib": {"scope": "all"}}` is
+run once, across all models, and written under its own name (`claims.ipynb` -> `claims.html`,
+`claims.json`, ...): the claims scorecard, which the index lists first. A report whose fingerprint (personalib.reports.fingerprint) matches its
 sidecar is skipped. A report is built in a hidden staging folder beside it and its files replace
 the previous ones only once all are written, so an interrupted build (Ctrl-C, SIGTERM, a crash)
 leaves the previous report complete and linked. See docs/reports.md.
@@ -55,15 +57,26 @@ class ReportSettings:
 
 @dataclass(frozen=True)
 class ReportJob:
-    """One report: a notebook run for one model, or across all models (scope `all`)."""
+    """One report: a notebook run for one model, or across all models (scope `all`); `single`
+    for a notebook that only has the across-model report, named after the notebook alone."""
 
     notebook: Path
     scope: str
     models: tuple[str, ...]
+    single: bool = False
 
     @property
     def base(self) -> str:
-        return f"{self.notebook.stem}__{self.scope}"
+        return self.notebook.stem if self.single else f"{self.notebook.stem}__{self.scope}"
+
+
+def across_only(notebook: Path) -> bool:
+    """True when the notebook declares that it only has the across-model report (its metadata
+    `{"personalib": {"scope": "all"}}`, e.g. the claims scorecard)."""
+    if not Path(notebook).is_file():  # a missing notebook is reported when it is built
+        return False
+    meta = read_notebook(notebook).metadata.get("personalib", {})
+    return isinstance(meta, dict) and meta.get("scope") == ALL_SCOPE
 
 
 @dataclass
@@ -104,7 +117,8 @@ def discover_notebooks(folder: Path, select: Sequence[str] | None = None) -> lis
 
 
 def plan_jobs(notebooks: Sequence[Path], models: Sequence[str]) -> list[ReportJob]:
-    """For each notebook: the across-model report, then one per model."""
+    """For each notebook: the across-model report, then one per model (only the first for a
+    notebook that is `across_only`)."""
     if not models:
         raise ReportError("no models to report on: the profile lists none and --models gave none")
     for name in [*models, *(p.stem for p in notebooks)]:
@@ -115,6 +129,9 @@ def plan_jobs(notebooks: Sequence[Path], models: Sequence[str]) -> list[ReportJo
             )
     jobs = []
     for nb in notebooks:
+        if across_only(nb):
+            jobs.append(ReportJob(nb, ALL_SCOPE, tuple(models), single=True))
+            continue
         jobs.append(ReportJob(nb, ALL_SCOPE, tuple(models)))
         jobs.extend(ReportJob(nb, m, (m,)) for m in models)
     return jobs
@@ -212,7 +229,7 @@ def _sidecar(job: ReportJob, settings: ReportSettings, params: dict[str, Any], t
              prints: dict[str, str], status: str, started: float, **extra: Any) -> dict[str, Any]:
     return {
         "schema": SCHEMA, "status": status, "notebook": job.notebook.stem, "title": title,
-        "scope": job.scope, "models": list(job.models), "profile": settings.profile,
+        "scope": job.scope, "single": job.single, "models": list(job.models), "profile": settings.profile,
         "headline": None, "values": {}, "tables": {}, "files": {}, "error": None,
         "parameters": params, "fingerprint": prints,
         "built_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

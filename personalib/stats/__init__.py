@@ -55,7 +55,7 @@ from personalib.stats.disparity import (
     std_ratios,
     top_bottom,
 )
-from personalib.stats.intervals import bootstrap_scores, score_intervals, wilson_interval
+from personalib.stats.intervals import bootstrap_scores, interval_table, score_intervals, wilson_interval
 from personalib.stats.omnibus import (
     STUDY_FAMILIES,
     cochrans_q,
@@ -67,12 +67,13 @@ from personalib.stats.omnibus import (
     friedman_toxicity,
 )
 from personalib.stats.outcomes import Outcomes, encode, from_long
-from personalib.stats.pairwise import mcnemar_pairs
+from personalib.stats.pairwise import holm, mcnemar_pairs
 from personalib.stats.permutation import (
     GapNull,
     control_gap,
     describe_gap,
     gap_null,
+    gap_result,
     gap_table,
     permutation_gap,
     permutation_nulls,
@@ -86,7 +87,8 @@ __all__ = [
     "bbq_accuracy", "bbq_bias", "bootstrap_scores", "cochrans_q", "cochrans_q_table",
     "consensus_ranking", "control_gap", "cosine_similarity", "cross_model_consistency",
     "describe_gap", "effect_size", "encode", "friedman", "friedman_attitudes", "friedman_table",
-    "friedman_toxicity", "from_long", "gap_null", "gap_table", "human_annotation_means",
+    "friedman_toxicity", "from_long", "gap_null", "gap_result", "gap_table", "holm",
+    "interval_table", "human_annotation_means",
     "human_attitudes", "mcnemar_pairs", "pearson_matrix", "permutation_gap", "permutation_nulls",
     "persona_annotation_means", "random_annotation_means", "random_attitudes", "rate",
     "refusal_pairs", "score_gap", "score_intervals", "score_values", "similarity_table",

@@ -130,28 +130,46 @@ def score_intervals(outcomes: Outcomes, scores: Sequence[Score], *, confidence: 
     (`wilson` for a rate of a 0/1 outcome, `bootstrap` otherwise) and `n_items` (items with a value
     of the score's first outcome). Undefined values and intervals are NaN."""
     _z(confidence)
+    rest = [s for s in scores if not _wilson(outcomes, s)]
+    boot = bootstrap_scores(outcomes, rest, rounds=rounds, seed=seed, batch=batch) if rest else {}
+    return interval_table(outcomes, scores, boot, confidence=confidence)
+
+
+def _wilson(outcomes: Outcomes, score: Score) -> bool:
+    return score.kind == "rate" and _binary(outcomes, score.needs[0])
+
+
+def interval_table(outcomes: Outcomes, scores: Sequence[Score], boot: dict[str, np.ndarray], *,
+                   confidence: float = 0.95) -> pd.DataFrame:
+    """The table of `score_intervals` from bootstrap samples already drawn (`bootstrap_scores`;
+    needed for every score that does not get a Wilson interval): a rate of a 0/1 outcome gets the
+    Wilson interval of its successes over its items (of its stratum, for a one-stratum rate), any
+    other score the percentile interval of its bootstrap values."""
+    _z(confidence)
     observed = score_values(outcomes, scores)
     totals = outcomes.counts()
-    wilson = {s.name for s in scores if s.kind == "rate" and _binary(outcomes, s.needs[0])}
-    rest = [s for s in scores if s.name not in wilson]
-    boot = bootstrap_scores(outcomes, rest, rounds=rounds, seed=seed, batch=batch) if rest else {}
     alpha = (1 - confidence) / 2
     frames = []
     for score in scores:
         values = outcomes.class_values[:, outcomes._index(score.needs[0])]
         has = ~np.isnan(values)
-        n = np.einsum("scp,c->p", totals, has.astype(np.float64))
-        if score.name in wilson:
-            k = np.einsum("scp,c->p", totals, np.where(has, values, 0.0))
+        mine = totals[score.covers(outcomes.stratum_labels)]
+        n = np.einsum("scp,c->p", mine, has.astype(np.float64))
+        wilson = _wilson(outcomes, score)
+        if wilson:
+            k = np.einsum("scp,c->p", mine, np.where(has, values, 0.0))
             low, high = wilson_interval(k, n, confidence)
+        elif score.name not in boot:
+            raise PersonalibError(f"no bootstrap values for score {score.name!r}: draw them with "
+                                  "bootstrap_scores first")
         else:
             with quiet():
                 low, high = np.nanquantile(boot[score.name], [alpha, 1 - alpha], axis=0)
         frames.append(pd.DataFrame({
             "score": score.name, "persona": list(outcomes.personas), "value": observed[score.name],
-            "low": low, "high": high, "method": "wilson" if score.name in wilson else "bootstrap",
+            "low": low, "high": high, "method": "wilson" if wilson else "bootstrap",
             "n_items": n.astype(int)}))
     return pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["BATCH", "ROUNDS", "bootstrap_scores", "score_intervals", "wilson_interval"]
+__all__ = ["BATCH", "ROUNDS", "bootstrap_scores", "interval_table", "score_intervals", "wilson_interval"]

@@ -172,14 +172,15 @@ def from_long(table: pd.DataFrame, values: Sequence[str], *, item: str = "item_i
     """
     stratum = [stratum] if isinstance(stratum, str) else list(stratum)
     require_columns(table, [item, persona, *values, *stratum], "per-item outcome table")
-    item_codes, item_ids = pd.factorize(table[item].astype(str))
+    item_codes, item_ids = _factorize(table[item])
     if personas is None:
-        persona_codes, persona_ids = pd.factorize(table[persona].astype(str))
+        persona_codes, persona_ids = _factorize(table[persona])
     else:
         persona_ids = pd.Index([str(p) for p in personas])
-        persona_codes = persona_ids.get_indexer(table[persona].astype(str))
+        codes, names = _factorize(table[persona])
+        persona_codes = persona_ids.get_indexer(names)[codes]
         if (persona_codes < 0).any():
-            bad = table[persona].astype(str)[persona_codes < 0].iloc[0]
+            bad = names[codes[persona_codes < 0][0]]
             raise PersonalibError(f"persona {bad!r} of the outcome table is not in the given personas")
     n, p = len(item_ids), len(persona_ids)
     flat = item_codes.astype(np.int64) * p + persona_codes
@@ -192,17 +193,27 @@ def from_long(table: pd.DataFrame, values: Sequence[str], *, item: str = "item_i
             "persona (one model and dataset at a time)")
     mats = {}
     for name in values:
-        mat = np.full(n * p, np.nan)
+        mat = np.full(n * p, np.nan, np.float32)  # float32: a full-size BBQ outcome is 45 MB
         col = pd.to_numeric(table[name], errors="coerce").astype("Float64")
         mat[flat] = col.to_numpy(np.float64, na_value=np.nan)
         mats[name] = mat.reshape(n, p)
     labels = None
     if stratum:
-        first = pd.DataFrame({"_i": item_codes}).join(table[stratum].reset_index(drop=True))
-        first = first.drop_duplicates("_i").sort_values("_i")
-        cols = [first[c].astype(str).to_numpy() for c in stratum]
+        _, first = np.unique(item_codes, return_index=True)  # a row of each item, in code order
+        cols = [table[c].iloc[first].astype(str).to_numpy() for c in stratum]
         labels = cols[0] if len(cols) == 1 else list(zip(*cols, strict=True))
     return encode(mats, labels, personas=list(persona_ids), items=list(item_ids))
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes (order of first appearance) and the distinct values as strings; a categorical
+    column (the analysis' scored rows) is factorized through its codes, without a string per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, used = pd.factorize(values.cat.codes.to_numpy())
+        names = values.cat.categories.astype(str).to_numpy()
+        return codes, pd.Index([names[c] if c >= 0 else "nan" for c in used])
+    codes, uniques = pd.factorize(values.astype(str))
+    return codes, pd.Index(uniques)
 
 
 __all__ = ["MAX_CLASSES", "Outcomes", "encode", "from_long"]

@@ -83,15 +83,7 @@ def mcnemar_pairs(
                 res = mcnemar([[0, only_a], [only_b, 0]], exact=exact, correction=True)
             row.update(statistic=float(res.statistic), p_value=float(res.pvalue))
         rows.append(row)
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    tested = table["p_value"].notna().to_numpy()
-    table["p_holm"] = np.nan
-    table["reject"] = pd.array([pd.NA] * len(table), dtype="boolean")
-    if tested.any():
-        reject, adjusted, _, _ = multipletests(table.loc[tested, "p_value"].to_numpy(float),
-                                               alpha=alpha, method="holm")
-        table.loc[tested, "p_holm"] = adjusted
-        table.loc[tested, "reject"] = reject
+    table = holm(pd.DataFrame(rows, columns=COLUMNS), alpha=alpha)
     for col in ("rate_a", "rate_b", "diff", "statistic", "p_value", "p_holm"):
         table[col] = table[col].astype(float)
     for col in ("only_a", "only_b"):
@@ -99,4 +91,20 @@ def mcnemar_pairs(
     return text_columns(table, ["reason"])
 
 
-__all__ = ["mcnemar_pairs"]
+def holm(table: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
+    """`table` with `p_holm` and `reject` (p_holm < alpha) computed by Holm's step-down method
+    over every row with a `p_value` (the family: e.g. several tables of `mcnemar_pairs`
+    concatenated, one per task, adjusted together); rows without a p-value get NaN and NA."""
+    out = table.copy()
+    tested = out["p_value"].notna().to_numpy()
+    out["p_holm"] = np.nan
+    out["reject"] = pd.array([pd.NA] * len(out), dtype="boolean")
+    if tested.any():
+        reject, adjusted, _, _ = multipletests(out.loc[tested, "p_value"].to_numpy(float),
+                                               alpha=alpha, method="holm")
+        out.loc[tested, "p_holm"] = adjusted
+        out.loc[tested, "reject"] = reject
+    return out
+
+
+__all__ = ["holm", "mcnemar_pairs"]

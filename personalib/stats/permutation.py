@@ -182,8 +182,12 @@ def permutation_nulls(outcomes: Outcomes, scores: Sequence[Score], *, rounds: in
     return out
 
 
-def _result(name: str, observed: np.ndarray, null: np.ndarray, personas: Sequence[str],
-            controls: Sequence[str], rounds: int, seed: int, n_items: int) -> GapNull:
+def gap_result(name: str, observed: np.ndarray, null: np.ndarray, personas: Sequence[str],
+               controls: Sequence[str], rounds: int, seed: int, n_items: int) -> GapNull:
+    """The GapNull of one score from its observed per-persona values and its per-persona values
+    under the permutations (rounds x personas, `permutation_nulls`); also for a score combined
+    from several datasets' nulls (the overall score: the mean of three datasets' permuted scores,
+    permuted independently per item, is a draw of the joint within-item permutation)."""
     gap = float(gaps(observed))
     with quiet():
         null_gaps = gaps(null)
@@ -212,7 +216,7 @@ def gap_null(outcomes: Outcomes, scores: Sequence[Score], *, controls: Sequence[
     percentile of the null gaps), the p-value and the gap among `controls` (persona names)."""
     observed = score_values(outcomes, scores)
     nulls = permutation_nulls(outcomes, scores, rounds=rounds, seed=seed, batch=batch, block=block)
-    return {s.name: _result(s.name, observed[s.name], nulls[s.name], outcomes.personas, controls,
+    return {s.name: gap_result(s.name, observed[s.name], nulls[s.name], outcomes.personas, controls,
                             rounds, seed, outcomes.n_items) for s in scores}
 
 
@@ -240,7 +244,7 @@ def permutation_gap(matrix: np.ndarray | pd.DataFrame,
     rng = np.random.default_rng(seed)
     observed = np.asarray(func(x), dtype=np.float64)
     null = np.stack([np.asarray(func(rng.permuted(x, axis=1)), dtype=np.float64) for _ in range(rounds)])
-    return _result(name, observed, null, personas, controls, rounds, seed, x.shape[0])
+    return gap_result(name, observed, null, personas, controls, rounds, seed, x.shape[0])
 
 
 def _column_means(x: np.ndarray) -> np.ndarray:
@@ -260,4 +264,4 @@ def describe_gap(result: GapNull, scale: float = 100.0, unit: str = "p.p.") -> s
 
 
 __all__ = ["BATCH", "BLOCK", "ROUNDS", "GapNull", "control_gap", "describe_gap", "gap_null",
-           "gap_table", "gaps", "p_value", "permutation_gap", "permutation_nulls"]
+           "gap_result", "gap_table", "gaps", "p_value", "permutation_gap", "permutation_nulls"]

@@ -106,7 +106,7 @@ def test_key_numbers_and_headline(study: Study, result: Result) -> None:
     line = rq1.headline_text(gaps, result)
     overall = gaps.table[gaps.table["dataset"] == "overall"].set_index("model")["gap"]
     assert line.startswith(f"Largest top-bottom gap in overall task score: {overall.idxmax()} "
-                           f"{overall.max():.2f}")
+                           f"{100 * overall.max():.1f} p.p.")
     assert "nan" not in line.lower()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from personalib.claims import (
@@ -94,5 +96,29 @@ def test_computation_errors_become_reasons_and_table() -> None:
     assert verdicts[0].reason == "persona ghost has no truthfulqa score for m1"
     table = verdict_table(verdicts)
     assert list(table.columns) == ["claim", "part", "kind", "reading", "paper", "value", "difference",
-                                   "status", "reason"]
+                                   "status", "reason", "own"]
     assert table.loc[1, "reason"] is None and table.loc[0, "value"] is None
+
+
+def test_own_readings_when_the_claims_models_are_missing() -> None:
+    """A claim about a named model the profile lacks: not computable, with the same computation
+    for each of the profile's models; a claim about all models: the computation over the
+    profile's; a profile keeping only some personas: said beside the values, never compared."""
+    named = check(kind="value", paper=30.0, tolerance={"decimals": 2}, compute={
+        "function": "personalib.claims.compute.gap", "args": {"model": "gpt-3.5", "metric": "truthfulqa"}})
+    v = evaluate_check(claim(named, needs={"models": ["gpt-3.5"]}), named, data())
+    assert v.status == NOT_COMPUTABLE and v.reason == "model gpt-3.5 not in this profile"
+    assert [label for label, _, _ in v.own] == ["m1", "m2", "m3"]
+    assert v.own[0][1] == pytest.approx(100 * (0.70 - 0.40)) and v.own[0][2] is None
+    every = check(kind="count", paper=7, compute={"function": "personalib.claims.compute.models_in_top",
+                                                  "args": {"metric": "truthfulqa", "persona": "r1", "k": 1}})
+    v = evaluate_check(claim(every, needs={"models": ["m1", "m2", "m3", "m4"]}), every, data())
+    assert v.reason == "model m4 not in this profile" and v.own == (("over m1, m2, m3", 3, None),)
+    restricted = dataclasses.replace(data(), restricted="this profile keeps 9 of the 200 personas")
+    v = evaluate_check(claim(named, needs={"models": ["gpt-3.5"]}), named, restricted)
+    assert v.own[0][0] == "m1 (9 personas)" and v.own[0][1] == pytest.approx(30.0)
+    here = check(kind="value", paper=30.0, tolerance={"decimals": 2}, compute={
+        "function": "personalib.claims.compute.gap", "args": {"model": "m1", "metric": "truthfulqa"}})
+    v = evaluate_check(claim(here, needs={"models": ["m1"]}), here, restricted)
+    assert v.status == NOT_COMPUTABLE and v.reason.startswith("this profile keeps 9") and v.own == ()
+    assert evaluate_check(claim(here), here, data()).status == REPRODUCED

@@ -40,3 +40,32 @@ def test_scores_of_rejects_two_scores_per_persona() -> None:
         scores_of(data, "m", "t")
     with pytest.raises(NotComputable, match="no u scores for m"):
         scores_of(data, "m", "u")
+
+
+def test_claim_data_of_a_study_one_model_at_a_time(tmp_path) -> None:
+    """claim_data reads one model x dataset at a time and gives the same table as claim_scores on
+    the whole scored table; the fixture profile keeps 14 personas of its sets and reads the demo
+    items, and the ClaimData says so."""
+    from personalib.analysis import load_study
+    from personalib.claims import claim_data
+    from personalib.claims.data import pool
+    from tests.analysis.fixture_store import MODELS, PERSONAS, write_fixture
+
+    profile, store = write_fixture(tmp_path)
+    study = load_study(str(profile), store, list(MODELS), list(PERSONAS))
+    data = claim_data(study)
+    whole = claim_scores(study.scored, study.persona_categories(), study.annotations)
+    key = ["model", "persona_set", "persona", "metric"]
+    left = data.scores.sort_values(key).reset_index(drop=True)
+    right = whole.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(left, right)
+    metrics_ = set(data.scores["metric"])
+    assert {"overall", "refusal:average", "refusal:attitudes_original", "mmlu:subjects:healthcare",
+            "aoff", "arac", "attitude:altruism"} <= metrics_
+    assert any(m.startswith("mmlu:field:") for m in metrics_)
+    assert data.restricted and "keeps 14 of the" in data.restricted
+    with pytest.raises(NotComputable, match="keeps 14 of the"):
+        pool(data)
+    assert len(pool(data.for_reading())) == 14
+    assert data.item_notes["truthfulqa"] == "this profile reads the package's demo truthfulqa items, not the dataset"
+    assert len(data.set_personas) > len(data.personas)  # the whole sets, for the setup counts

@@ -63,5 +63,20 @@ def test_parts_the_sample_cannot_serve_say_why(verdicts) -> None:
     categories = _row(verdicts, "S04", "categories")
     assert categories.status == NOT_COMPUTABLE and "no 'category' column" in categories.reason
     others = verdicts[verdicts.status == NOT_COMPUTABLE]
-    assert others.reason.notna().all() and (verdicts.status != "differs").all()
+    assert others.reason.notna().all()
     assert "models mixtral, zephyr, mistral, gemma-7b, gemma-2b not in this profile" in set(others.reason)
+
+
+def test_every_claim_computed_on_the_sample_is_reproduced(verdicts) -> None:
+    """Every computed check without an A-note reading is reproduced, and every claim whose
+    computed checks follow readings has a reproduced reading. The other reading of C75 (the 27
+    prompts with the original instruction: 17/27 vs 3/27, a ratio of 5.7) differs, which is
+    what shows the paper used the 837 prompts (A13)."""
+    computed = verdicts[verdicts.status != NOT_COMPUTABLE].reset_index()
+    plain = computed[computed.reading.isna()]
+    assert (plain.status == REPRODUCED).all(), plain[plain.status != REPRODUCED]
+    for claim, part in computed[computed.reading.notna()].groupby("claim"):
+        assert (part.status == REPRODUCED).any(), part
+    assert set(computed.claim) >= {"C01", "C73", "C75", "S01", "S02", "S04", "S10"}
+    other = _row(verdicts, "C75", "refusal-rate ratio over the 27 original prompts")
+    assert other.status == "differs" and other.value == pytest.approx(17 / 3)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from personalib.reports.run import ReportJob, ReportSettings, build_report, discover_notebooks
+from personalib.reports.run import ReportJob, ReportSettings, across_only, build_report, discover_notebooks
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent
@@ -67,8 +67,11 @@ def build_values(name: str, profile: Path, store: Path, scopes: dict[str, tuple[
                               persona_sets=persona_sets, cwd=REPO, cell_timeout=600)
     result = {}
     for nb in discover_notebooks(REPO / "notebooks"):
+        single = across_only(nb)  # the claims scorecard: one page across the models
         for scope, models in scopes.items():
-            job = ReportJob(nb, scope, models)
+            if single and scope != "all":
+                continue
+            job = ReportJob(nb, scope, models, single=single)
             outcome = build_report(job, settings, force=True)
             if outcome.status != "built":
                 raise SystemExit(f"{name} {job.base}: {outcome.reason}")

@@ -2,7 +2,7 @@
 spaces in its set name, categories, stems and texts) and a dataset whose source is missing.
 
 One run of the real `report` command builds every report (the four notebooks, across models and
-per model) on a small store; then:
+per model, and the claims scorecard) on a small store; then:
 - no page holds an element or attribute that comes from those names (parsed with html.parser),
   and where Chromium is installed no script runs in any page (nothing it had to block either);
 - the set name with spaces and markup gives valid key numbers (RQ3 records one per family);
@@ -87,7 +87,7 @@ def reports(tmp_path_factory) -> Path:
     proc = subprocess.run([sys.executable, "-m", "personalib", "report", "--profile", str(profile)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "reports: 8 built, 0 up to date, 0 failed" in proc.stdout
+    assert "reports: 9 built, 0 up to date, 0 failed" in proc.stdout
     return tmp / "reports"
 
 
@@ -118,7 +118,7 @@ def _parse(path: Path) -> _Page:
 
 def _pages(reports: Path) -> list[Path]:
     pages = sorted(reports.glob("*.html"))
-    assert len(pages) == 9, [p.name for p in pages]  # 4 notebooks x (all, zephyr) + index
+    assert len(pages) == 10, [p.name for p in pages]  # 4 notebooks x (all, zephyr) + claims + index
     return pages
 
 

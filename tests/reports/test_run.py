@@ -174,3 +174,31 @@ def test_plan_refuses_names_that_break_file_names(tmp_path: Path):
         plan_jobs([tmp_path / "rq__1.ipynb"], ["m"])
     with pytest.raises(ReportError, match="no models"):
         plan_jobs([nb], [])
+
+
+@pytest.mark.slow
+def test_an_across_model_only_notebook_is_one_page_listed_first(tmp_path: Path):
+    """A notebook whose metadata says {"personalib": {"scope": "all"}} (the claims scorecard) runs
+    once across the models, under its own name, and the index lists it before the others."""
+    import nbformat
+
+    from personalib.reports.index import INDEX_NAME
+
+    ok_notebook(tmp_path / "notebooks" / "rq1_ok.ipynb")
+    path = ok_notebook(tmp_path / "notebooks" / "claims.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["personalib"] = {"scope": "all"}
+    nbformat.write(nb, path)
+    settings = _settings(tmp_path)
+    jobs = plan_jobs(discover_notebooks(tmp_path / "notebooks"), MODELS)
+    assert [j.base for j in jobs] == ["claims", "rq1_ok__all", "rq1_ok__m1", "rq1_ok__m2"]
+    outcomes = build_reports([path], MODELS, settings, log=lambda m: None)
+    assert [(o.job.base, o.status) for o in outcomes] == [("claims", "built")]
+    out = tmp_path / "reports"
+    assert {p.name for p in out.iterdir() if p.name.startswith("claims")} >= {
+        "claims.html", "claims.ipynb", "claims.json", "claims.csv", "claims__ranks.csv"}
+    side = json.loads((out / "claims.json").read_text())
+    assert side["single"] is True and side["models"] == MODELS and side["files"]["html"] == "claims.html"
+    build_reports([tmp_path / "notebooks" / "rq1_ok.ipynb"], MODELS, settings, log=lambda m: None)
+    page = (out / INDEX_NAME).read_text()
+    assert page.index('href="claims.html"') < page.index('href="rq1_ok__all.html"')

@@ -46,6 +46,38 @@ def test_bbq_scores_equal_the_metrics(missing: float) -> None:
     bias = metrics.bbq_bias(rows)
     np.testing.assert_allclose(values["bbq_bias"], _metric(bias["bias"]), rtol=1e-12)
     np.testing.assert_allclose(values["unknown_freq"], _metric(bias["unknown_freq"]), rtol=1e-12)
+    for part in ("s_dis", "s_amb"):
+        np.testing.assert_allclose(values[part], _metric(bias[part]), rtol=1e-12)
+
+
+def test_attitude_and_toxicity_scores_and_refusal_rates_equal_the_metrics() -> None:
+    """The rating tasks: refusal rates (attitudes one rate, toxicity one per measure: the
+    offensiveness and racism tasks of METHODS 4) and the mean rating per attitude dimension
+    (reverse-scored `value`) and per toxicity measure (`rating`), each over its own stratum."""
+    base = scored("truthfulqa", 40, PERSONAS, seed=3)
+    rng = np.random.default_rng(5)
+    index = base["item_id"].str.extract(r"(\d+)$")[0].astype(int)
+    ratings = pd.array(rng.integers(1, 6, len(base)), dtype="Int64")
+    ratings[rng.random(len(base)) < 0.05] = pd.NA  # strict parsing leaves some out
+    attitudes = base.assign(dataset="attitudes", value=ratings, statement_index=index % 7, variant=0,
+                            attitude=np.where(index % 3 == 0, "altruism", "empathy"))
+    toxicity = base.assign(dataset="toxicity", rating=ratings, tweet_index=index,
+                           measure=np.where(index % 3 == 0, "off", "rac"))
+    rates = metrics.refusal_rates(pd.concat([attitudes, toxicity], ignore_index=True))
+    out = study_outcomes(attitudes, "attitudes", personas=PERSONAS)
+    values = score_values(out, study_scores("attitudes", out.stratum_labels))
+    np.testing.assert_allclose(values["refusal_rate"], _metric(rates["attitudes"]), rtol=1e-12)
+    dims = metrics.attitude_scores(attitudes)
+    for dim in ("altruism", "empathy"):
+        np.testing.assert_allclose(values[f"score:{dim}"], _metric(dims[dim]), rtol=1e-12)
+    values = score_values(study_outcomes(toxicity, "toxicity", personas=PERSONAS), study_scores("toxicity"))
+    for task in ("offensiveness", "racism"):
+        np.testing.assert_allclose(values[f"refusal_{task}"], _metric(rates[task]), rtol=1e-12)
+    means = metrics.toxicity_scores(toxicity)
+    for measure in ("off", "rac"):
+        np.testing.assert_allclose(values[f"score:{measure}"], _metric(means[measure]), rtol=1e-12)
+    one = encode({"refusal": np.ones((2, 1))}, ["off", "off"])
+    assert np.isnan(score_values(one, [rate("refusal", "r", stratum="rac")])["r"][0])
 
 
 def test_bias_by_hand() -> None:
@@ -81,4 +113,7 @@ def test_study_outcomes_rejects_two_models_and_unknown_datasets() -> None:
     with pytest.raises(PersonalibError, match="one model"):
         study_outcomes(rows, "truthfulqa")
     with pytest.raises(PersonalibError, match="attitudes"):
-        study_scores("attitudes")
+        study_scores("humour")
+    with pytest.raises(PersonalibError, match="part"):
+        from personalib.stats import bbq_bias
+        bbq_bias(part="both")

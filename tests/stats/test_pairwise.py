@@ -73,3 +73,15 @@ def test_long_input_missing_persona_and_bad_values(no_warnings) -> None:
     assert np.isnan(table.loc[1, "p_holm"]) and table.loc[0, "p_holm"] == table.loc[0, "p_value"]
     with pytest.raises(PersonalibError, match="binary"):
         mcnemar_pairs(long.assign(value=[2, 0, 1, 1, 0]), [("a", "b")])
+
+
+def test_holm_over_tables_tested_apart_is_one_family(no_warnings) -> None:
+    """Two tasks tested apart, adjusted together: the same as one Holm over the four p-values."""
+    from personalib.stats.pairwise import holm
+
+    first = mcnemar_pairs(_pair_matrix(12, 1, 20, 20), [("a", "b")])
+    second = mcnemar_pairs(_pair_matrix(15, 5, 20, 20, ("c", "d")), [("c", "d"), ("c", "ghost")])
+    family = holm(pd.concat([first, second], ignore_index=True))
+    raw = family.p_value.dropna().to_numpy()
+    np.testing.assert_allclose(family.p_holm.dropna(), multipletests(raw, method="holm")[1])
+    assert family.reject.isna().tolist() == [False, False, True]
