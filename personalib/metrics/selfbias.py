@@ -103,11 +103,27 @@ def own_answers(bbq_items: pd.DataFrame, group: PersonaGroup) -> pd.Series:
                      dtype="int64", name="own_loc")
 
 
+def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 = missing) and their string labels: a categorical column's own codes,
+    any other column factorized once (no string conversion of every row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(np.int64), pd.Index(column.cat.categories.astype("str"))
+    codes, labels = pd.factorize(column, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Index(pd.Index(labels).astype("str"))
+
+
+def _by_code(labels: pd.Index, values: pd.Series, missing: object) -> np.ndarray:
+    """`values` (indexed by label) looked up for every label, plus `missing` at the end, so that
+    indexing the result with codes (-1 = missing) gives each row's value."""
+    return np.append(values.reindex(labels).to_numpy(), missing)
+
+
 def _mapped_personas(bbq: pd.DataFrame, bbq_items: pd.DataFrame, mapping: dict[str, PersonaGroup]
-                     ) -> Iterator[tuple[tuple, PersonaGroup, pd.Series, pd.DataFrame]]:
-    """For each mapped persona in the BBQ rows: its key, group, own answers and the rows of all
-    personas of its model on its items."""
-    models = bbq["model"].astype("str").to_numpy()
+                     ) -> Iterator[tuple[tuple, PersonaGroup, pd.Series, pd.DataFrame, np.ndarray]]:
+    """For each mapped persona in the BBQ rows: its key, group, own answers, the rows of all
+    personas of its model on its items, and those rows' own-answer index (NaN where none)."""
+    model_codes, models = _codes(bbq["model"])
+    item_codes, items = _codes(bbq["item_id"])
     owned: dict[str, pd.Series] = {}
     for key in bbq[KEYS].drop_duplicates().itertuples(index=False, name=None):
         group = mapping.get(str(key[2]))
@@ -116,8 +132,9 @@ def _mapped_personas(bbq: pd.DataFrame, bbq_items: pd.DataFrame, mapping: dict[s
         if group.stem not in owned:
             owned[group.stem] = own_answers(bbq_items, group)
         own = owned[group.stem]
-        sub = bbq[models == str(key[0])]
-        yield key, group, own, sub[sub["item_id"].astype("str").isin(own.index)]
+        own_loc = _by_code(items, own.astype(float), np.nan)[item_codes]
+        rows = (model_codes == models.get_loc(str(key[0]))) & ~np.isnan(own_loc)
+        yield key, group, own, bbq[rows], own_loc[rows]
 
 
 def _rank(values: pd.Series, key: tuple) -> float:
@@ -137,7 +154,7 @@ def self_bias(scored: pd.DataFrame, bbq_items: pd.DataFrame,
     overall_acc, overall_bias = bbq_accuracy(bbq)["bbq"], bbq_bias(bbq)["bias"]
     records, notes = [], []
     personas = bbq[KEYS].drop_duplicates()
-    for key, group, own, sub in _mapped_personas(bbq, bbq_items, mapping):
+    for key, group, own, sub, _ in _mapped_personas(bbq, bbq_items, mapping):
         record = {**dict(zip(KEYS, key)), "group": group.group, "n_items": len(own),
                   "n_personas": int((personas["model"] == key[0]).sum())}
         if sub.empty:
@@ -177,14 +194,13 @@ def _breakdown(scored: pd.DataFrame, bbq_items: pd.DataFrame, mapping: dict[str,
     require_columns(bbq, ["context_condition", "question_polarity", "answer"], "scored table")
     by = ["context_condition", "question_polarity"]
     out, notes = [], []
-    for key, group, own, sub in _mapped_personas(bbq, bbq_items, mapping):
+    for key, group, _, sub, target in _mapped_personas(bbq, bbq_items, mapping):
         if sub.empty:
             notes.append(f"{what} undefined for {'/'.join(map(str, key))}: no item of group {group.group!r}")
             continue
         frame = sub[[*KEYS, *by]].copy()
         if value == "own":
             answer = sub["answer"].cat.codes.to_numpy().astype(np.int64)
-            target = own.reindex(sub["item_id"].astype("str")).to_numpy()
             frame["_v"] = np.where(answer >= 0, (answer == target).astype(float), np.nan)
         else:
             frame["_v"] = as_float(sub["hit"])
