@@ -8,6 +8,9 @@ again for an entry already stored, e.g. by two workers racing; they are dropped 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -51,47 +54,59 @@ def _key_bits(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return words[:, 0].copy(), words[:, 1].copy()
 
 
-class _Codes:
-    """Dense integer codes of labels, shared by the parts and plans of one (model, dataset)."""
-
-    def __init__(self) -> None:
-        self.codes: dict[object, int] = {}
-
-    def of(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
-        lookup = np.array([self.codes.setdefault(v, len(self.codes)) for v in encoded.dictionary.to_pylist()],
-                          np.int64)
-        return lookup[encoded.indices.to_numpy(zero_copy_only=False)] if len(lookup) else np.zeros(0, np.int64)
-
-
 IDENTITY = np.dtype([("a", ">u8"), ("b", ">u8")])
 """An entry as 16 bytes: [persona-set code (8 bits) | 56 bits of the key] [64 bits of the key
 mixed with the label and item codes]. Equal exactly when key, persona set, persona and item are
 (up to a 120-bit collision of two different sha256 keys); sorting the bytes groups them."""
 
 
-def _entries(paths: Iterable[Path], size: int, model: str, dataset: str, sets: _Codes, labels: _Codes,
-             items: _Codes) -> np.ndarray:
-    """Every stored or planned entry (`ROW_IDENTITY`) of one model x dataset in `paths` (`size` of
-    them, from the index) as a 16-byte identity (`IDENTITY`, viewed as void so that sorting
-    compares bytes), filled into one preallocated array."""
-    out = np.empty(size, IDENTITY)
-    at = 0
-    for path in paths:
-        table = pq.read_table(path, columns=["model", "dataset", "persona_set", "persona", "item_id", "key"],
-                              page_checksum_verification=True)
-        table = table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["dataset"], dataset)))
-        n = table.num_rows
-        if not n:
-            continue
-        set_code = sets.of(table["persona_set"]).astype(np.uint64)
-        label = labels.of(pc.binary_join_element_wise(table["persona_set"], table["persona"], "\x1f"))
-        item = items.of(table["item_id"])
-        k1, k2 = _key_bits(table["key"].combine_chunks())
-        out["a"][at:at + n] = (set_code << np.uint64(56)) | (k1 >> np.uint64(8))
-        out["b"][at:at + n] = k2 ^ ((label.astype(np.uint64) << np.uint64(32)) | item.astype(np.uint64))
-        at += n
-    return out[:at].view("V16")
+def _codes(chunks: list[pa.DictionaryArray]) -> tuple[list[np.ndarray], list[Any]]:
+    """Codes shared by all `chunks` (dictionary arrays of the parts and plans of one model x
+    dataset) and the values they stand for: the dictionaries unified by Arrow, so no label passes
+    through Python."""
+    if not chunks:
+        return [], []
+    unified = pa.chunked_array(chunks).unify_dictionaries()
+    codes = [chunk.indices.to_numpy(zero_copy_only=False).astype(np.uint64) for chunk in unified.chunks]
+    return codes, unified.chunk(0).dictionary.to_pylist()
+
+
+def _identities(files: dict[str, list[Path]], sizes: dict[str, int], model: str, dataset: str
+                ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Every stored (`files["parts"]`) and planned (`files["plans"]`) entry (`ROW_IDENTITY`) of one
+    model x dataset as a 16-byte identity (`IDENTITY`, viewed as void so that sorting compares
+    bytes), each kind filled into one preallocated array (`sizes` of them, from the index); and
+    the persona-set names in code order. Key bits are filled as each file is read; the label and
+    item codes, shared by both kinds, once all are read."""
+    out = {kind: np.empty(sizes[kind], IDENTITY) for kind in files}
+    spans: list[tuple[str, int, int]] = []
+    sets: list[pa.DictionaryArray] = []
+    labels: list[pa.DictionaryArray] = []
+    items: list[pa.DictionaryArray] = []
+    for kind, paths in files.items():
+        at = 0
+        for path in paths:
+            table = pq.read_table(path, columns=["model", "dataset", "persona_set", "persona", "item_id", "key"],
+                                  page_checksum_verification=True)
+            table = table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["dataset"], dataset)))
+            n = table.num_rows
+            if not n:
+                continue
+            k1, k2 = _key_bits(table["key"].combine_chunks())
+            out[kind]["a"][at:at + n] = k1 >> np.uint64(8)
+            out[kind]["b"][at:at + n] = k2
+            sets.append(pc.dictionary_encode(table["persona_set"].combine_chunks()))
+            labels.append(pc.dictionary_encode(
+                pc.binary_join_element_wise(table["persona_set"], table["persona"], "\x1f").combine_chunks()))
+            items.append(pc.dictionary_encode(table["item_id"].combine_chunks()))
+            spans.append((kind, at, at + n))
+            at += n
+        out[kind] = out[kind][:at]
+    set_codes, names = _codes(sets)
+    for (kind, lo, hi), set_code, label, item in zip(spans, set_codes, _codes(labels)[0], _codes(items)[0]):
+        out[kind]["a"][lo:hi] |= set_code << np.uint64(56)
+        out[kind]["b"][lo:hi] ^= (label << np.uint64(32)) | item
+    return {kind: array.view("V16") for kind, array in out.items()}, [str(name) for name in names]
 
 
 def _first_new(entries: np.ndarray) -> np.ndarray:
@@ -120,41 +135,55 @@ def _missing(stored: np.ndarray, planned: np.ndarray, new: np.ndarray, chunk: in
     return out & new
 
 
-def summarize(store: Store) -> dict[str, Any]:
+def _group_rows(model: str, dataset: str, files: dict[str, list[Path]], sizes: dict[str, int]) -> list[dict[str, Any]]:
+    """The summary rows (one per persona set) of one model x dataset."""
+    found, names = _identities(files, sizes, model, dataset)
+    stored, planned = found["parts"], found["plans"]
+    stored.sort()
+    planned.sort()
+    stored_new, planned_new = _first_new(stored), _first_new(planned)
+    missing = _missing(stored, planned, planned_new)
+    at_stored, at_planned = _set_ranges(stored, range(len(names))), _set_ranges(planned, range(len(names)))
+    rows = []
+    for code, name in sorted(enumerate(names), key=lambda pair: pair[1]):
+        kept, plan = at_stored[code], at_planned[code]
+        rows.append({"model": model, "dataset": dataset, "persona_set": name,
+                     "stored": int(stored_new[kept].sum()), "planned": int(planned_new[plan].sum()),
+                     "missing": int(missing[plan].sum()),
+                     "duplicates": int((kept.stop - kept.start) - stored_new[kept].sum())})
+    return rows
+
+
+_POOL_ROWS = 2_000_000
+"""Stores with more entries than this are summarised by one process per CPU (at most 4), one
+model x dataset each at a time: memory grows with the processes, the time falls with them."""
+
+
+def summarize(store: Store, workers: int | None = None) -> dict[str, Any]:
     """Totals (`stored`, `planned`, `missing`, `duplicates`) and the per-group breakdown, one
-    model x dataset at a time (memory: that of the largest, about 60 bytes per generation)."""
+    model x dataset at a time per process (memory: that of the largest, about 60 bytes per
+    generation, per process; `workers` processes, default one per CPU up to 4 for a large store)."""
     parts = list(indexed_files(store, "parts"))
     plans = list(indexed_files(store, "plans"))
     where: dict[tuple[str, str], dict[str, list[Path]]] = defaultdict(lambda: {"parts": [], "plans": []})
-    size: dict[tuple[str, str, str], int] = defaultdict(int)
+    size: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"parts": 0, "plans": 0})
     for kind, files in (("parts", parts), ("plans", plans)):
         for path, groups in files:
             for model, dataset, _set, n in groups:
                 if path not in where[(model, dataset)][kind]:
                     where[(model, dataset)][kind].append(path)
-                size[(model, dataset, kind)] += n
-    groups, totals = [], {"stored": 0, "planned": 0, "missing": 0, "duplicates": 0}
-    for (model, dataset) in sorted(where):
-        sets, labels, items = _Codes(), _Codes(), _Codes()
-        stored = _entries(where[(model, dataset)]["parts"], size[(model, dataset, "parts")], model, dataset,
-                          sets, labels, items)
-        stored.sort()
-        planned = _entries(where[(model, dataset)]["plans"], size[(model, dataset, "plans")], model, dataset,
-                           sets, labels, items)
-        planned.sort()
-        stored_new, planned_new = _first_new(stored), _first_new(planned)
-        missing = _missing(stored, planned, planned_new)
-        at_stored, at_planned = _set_ranges(stored, sets.codes.values()), _set_ranges(planned, sets.codes.values())
-        for name, code in sorted(sets.codes.items()):
-            rows, plan = at_stored[code], at_planned[code]
-            row = {"model": model, "dataset": dataset, "persona_set": str(name),
-                   "stored": int(stored_new[rows].sum()), "planned": int(planned_new[plan].sum()),
-                   "missing": int(missing[plan].sum()),
-                   "duplicates": int((rows.stop - rows.start) - stored_new[rows].sum())}
-            groups.append(row)
-            for key in totals:
-                totals[key] += row[key]
-        del stored, planned, stored_new, planned_new, missing
+                size[(model, dataset)][kind] += n
+    jobs = [(model, dataset, where[(model, dataset)], size[(model, dataset)]) for model, dataset in sorted(where)]
+    if workers is None:
+        total = sum(s["parts"] + s["plans"] for s in size.values())
+        workers = min(4, os.cpu_count() or 1, len(jobs)) if total > _POOL_ROWS else 1
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_group_rows, *zip(*jobs)))
+    else:
+        results = [_group_rows(*job) for job in jobs]
+    groups = [row for rows in results for row in rows]
+    totals = {key: sum(row[key] for row in groups) for key in ("stored", "planned", "missing", "duplicates")}
     return {
         "store": str(store.path),
         "format": store.format(),
