@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from personalib.errors import PersonalibError
 from personalib.store.index import indexed_files
 from personalib.store.manifest import run_state
 from personalib.store.store import Store
@@ -56,33 +58,28 @@ def _key_bits(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 IDENTITY = np.dtype([("a", ">u8"), ("b", ">u8")])
 """An entry as 16 bytes: [persona-set code (8 bits) | 56 bits of the key] [64 bits of the key
-mixed with the label and item codes]. Equal exactly when key, persona set, persona and item are
-(up to a 120-bit collision of two different sha256 keys); sorting the bytes groups them."""
+mixed with 64-bit hashes of the label (persona set and persona) and of the item id]. Equal exactly
+when key, persona set, persona and item are (up to a collision of about 120 bits: two different
+sha256 keys, or one key under two labels whose hashes collide); sorting the bytes groups them."""
 
 
-def _codes(chunks: list[pa.DictionaryArray]) -> tuple[list[np.ndarray], list[Any]]:
-    """Codes shared by all `chunks` (dictionary arrays of the parts and plans of one model x
-    dataset) and the values they stand for: the dictionaries unified by Arrow, so no label passes
-    through Python."""
-    if not chunks:
-        return [], []
-    unified = pa.chunked_array(chunks).unify_dictionaries()
-    codes = [chunk.indices.to_numpy(zero_copy_only=False).astype(np.uint64) for chunk in unified.chunks]
-    return codes, unified.chunk(0).dictionary.to_pylist()
+def _hashes(column: pa.Array, salt: str) -> np.ndarray:
+    """A 64-bit hash of each string (pandas' SipHash, keyed by the 16-character `salt`), computed
+    once per distinct value of the part (Arrow dictionary encoding)."""
+    encoded = pc.dictionary_encode(column)
+    distinct = pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False), categorize=False,
+                                  hash_key=salt)
+    return distinct[encoded.indices.to_numpy(zero_copy_only=False)] if len(distinct) else np.zeros(0, np.uint64)
 
 
 def _identities(files: dict[str, list[Path]], sizes: dict[str, int], model: str, dataset: str
-                ) -> tuple[dict[str, np.ndarray], list[str]]:
+                ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Every stored (`files["parts"]`) and planned (`files["plans"]`) entry (`ROW_IDENTITY`) of one
     model x dataset as a 16-byte identity (`IDENTITY`, viewed as void so that sorting compares
-    bytes), each kind filled into one preallocated array (`sizes` of them, from the index); and
-    the persona-set names in code order. Key bits are filled as each file is read; the label and
-    item codes, shared by both kinds, once all are read."""
+    bytes), each kind filled into one preallocated array (`sizes` of them, from the index), part by
+    part (nothing else is kept); and the persona-set codes."""
     out = {kind: np.empty(sizes[kind], IDENTITY) for kind in files}
-    spans: list[tuple[str, int, int]] = []
-    sets: list[pa.DictionaryArray] = []
-    labels: list[pa.DictionaryArray] = []
-    items: list[pa.DictionaryArray] = []
+    sets: dict[str, int] = {}
     for kind, paths in files.items():
         at = 0
         for path in paths:
@@ -92,21 +89,20 @@ def _identities(files: dict[str, list[Path]], sizes: dict[str, int], model: str,
             n = table.num_rows
             if not n:
                 continue
+            encoded = pc.dictionary_encode(table["persona_set"].combine_chunks())
+            lookup = np.array([sets.setdefault(str(v), len(sets)) for v in encoded.dictionary.to_pylist()], np.uint64)
+            set_code = lookup[encoded.indices.to_numpy(zero_copy_only=False)]
+            label = _hashes(pc.binary_join_element_wise(table["persona_set"], table["persona"], "\x1f").combine_chunks(),
+                            "personalib/label")
+            item = _hashes(table["item_id"].combine_chunks(), "personalib/items")
             k1, k2 = _key_bits(table["key"].combine_chunks())
-            out[kind]["a"][at:at + n] = k1 >> np.uint64(8)
-            out[kind]["b"][at:at + n] = k2
-            sets.append(pc.dictionary_encode(table["persona_set"].combine_chunks()))
-            labels.append(pc.dictionary_encode(
-                pc.binary_join_element_wise(table["persona_set"], table["persona"], "\x1f").combine_chunks()))
-            items.append(pc.dictionary_encode(table["item_id"].combine_chunks()))
-            spans.append((kind, at, at + n))
+            out[kind]["a"][at:at + n] = (set_code << np.uint64(56)) | (k1 >> np.uint64(8))
+            out[kind]["b"][at:at + n] = k2 ^ label ^ ((item << np.uint64(17)) | (item >> np.uint64(47)))
             at += n
         out[kind] = out[kind][:at]
-    set_codes, names = _codes(sets)
-    for (kind, lo, hi), set_code, label, item in zip(spans, set_codes, _codes(labels)[0], _codes(items)[0]):
-        out[kind]["a"][lo:hi] |= set_code << np.uint64(56)
-        out[kind]["b"][lo:hi] ^= (label << np.uint64(32)) | item
-    return {kind: array.view("V16") for kind, array in out.items()}, [str(name) for name in names]
+    if len(sets) > 256:
+        raise PersonalibError(f"{model}/{dataset}: more than 256 persona sets; status counts at most 256 per model and dataset")
+    return {kind: array.view("V16") for kind, array in out.items()}, sets
 
 
 def _first_new(entries: np.ndarray) -> np.ndarray:
@@ -137,15 +133,15 @@ def _missing(stored: np.ndarray, planned: np.ndarray, new: np.ndarray, chunk: in
 
 def _group_rows(model: str, dataset: str, files: dict[str, list[Path]], sizes: dict[str, int]) -> list[dict[str, Any]]:
     """The summary rows (one per persona set) of one model x dataset."""
-    found, names = _identities(files, sizes, model, dataset)
+    found, sets = _identities(files, sizes, model, dataset)
     stored, planned = found["parts"], found["plans"]
     stored.sort()
     planned.sort()
     stored_new, planned_new = _first_new(stored), _first_new(planned)
     missing = _missing(stored, planned, planned_new)
-    at_stored, at_planned = _set_ranges(stored, range(len(names))), _set_ranges(planned, range(len(names)))
+    at_stored, at_planned = _set_ranges(stored, sets.values()), _set_ranges(planned, sets.values())
     rows = []
-    for code, name in sorted(enumerate(names), key=lambda pair: pair[1]):
+    for name, code in sorted(sets.items()):
         kept, plan = at_stored[code], at_planned[code]
         rows.append({"model": model, "dataset": dataset, "persona_set": name,
                      "stored": int(stored_new[kept].sum()), "planned": int(planned_new[plan].sum()),
