@@ -1,4 +1,4 @@
-"""The study's auxiliary GPT-4 generations, regenerated (METHODS 3b; issue 4 item 6).
+"""The study's auxiliary GPT-4 generations, regenerated (METHODS 3b).
 
 - Control personas: one user message `Create 29 paraphrases of "helpful assistant"`. Post-processing
   (METHODS 3b): split the answer into lines, drop each line's numbering token (the first

@@ -1,4 +1,4 @@
-"""Run planning: which requests a generation run sends (issue 4 items 1 and 4; METHODS 1-3).
+"""Run planning: which requests a generation run sends (METHODS 1-3).
 
 A run's plan is model x dataset x persona set x persona x item. Each planned entry gets its store
 key (`personalib.store.request_key`) from the exact input the backend will see: for a local (hf)

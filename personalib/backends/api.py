@@ -1,6 +1,6 @@
 """What the two OpenAI-API backends share: the key, the client, the retry rule, the result.
 
-Rules (issue 4, METHODS 2 and 7 "unbounded API retries"):
+Rules (METHODS 2 and 7 "unbounded API retries"):
 
 - The key is read from the environment variable named by params `api.api_key_env`, never from a
   file, and never logged, stored or returned; error messages are scrubbed of it. A local

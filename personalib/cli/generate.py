@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def import_released(profile, args: argparse.Namespace) -> int:
     """A `generations: released` profile is not generated: its store is filled with the original
-    study's released generations (`import-release --download`, pinned commit; issue 5 item 3)."""
+    study's released generations (`import-release --download`, pinned commit)."""
     from personalib.cli.import_release import print_summary
     from personalib.release import import_release
     from personalib.release_download import RELEASE_COMMIT, RELEASE_REPO, download_release

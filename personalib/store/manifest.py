@@ -1,4 +1,4 @@
-"""Run manifests: what produced the generations in a store (issue 4 item 1).
+"""Run manifests: what produced the generations in a store.
 
 A manifest records package and library versions, the git commit, model id and revision, chat
 template hash, persona placement (METHODS 2), decoding, seed, profile, shard, start/end and counts.
