@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from personalib.canonical import canonical_json
 from personalib.errors import PersonalibError
 
 __all__ = ["canonical_json", "normalize_decoding", "request_key", "settings_fingerprint", "shard_of", "parse_shard"]
@@ -24,11 +24,6 @@ _DECODING_TYPES: dict[str, type] = {
     "top_p": float,
     "seed": int,
 }
-
-
-def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys, no whitespace and raw Unicode: one text per value."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def normalize_decoding(decoding: Any) -> dict[str, Any]:
