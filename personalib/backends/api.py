@@ -33,6 +33,7 @@ import urllib3
 from personalib.backends.base import Decoding, Result
 from personalib.backends.transport import HTTPStatusError
 from personalib.errors import ConfigError, PersonalibError
+from personalib.redact import mask
 
 if TYPE_CHECKING:
     import openai
@@ -201,9 +202,7 @@ def describe_error(exc: BaseException, secret: str | None) -> str:
 
 def scrub(text: str, secret: str | None) -> str:
     """`text` with every occurrence of `secret` replaced by `***`."""
-    if secret and secret != NO_KEY and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return text
+    return mask(text, [secret] if secret and secret != NO_KEY else [])
 
 
 def chat_body(model_id: str, messages: Any, decoding: Decoding) -> dict[str, Any]:
