@@ -33,6 +33,7 @@ import urllib3
 from personalib.backends.base import Decoding, Result
 from personalib.backends.transport import HTTPStatusError
 from personalib.errors import ConfigError, PersonalibError
+from personalib.params import key_source_problem
 from personalib.redact import mask
 
 if TYPE_CHECKING:
@@ -112,15 +113,13 @@ def call_with_retries(
 def resolve_api_key(api_key_env: str | None, base_url: str | None, where: str) -> str:
     """The API key from the environment variable `api_key_env` (module doc).
 
-    `api_key_env: null` is allowed only with a `base_url` (a local server that needs no key).
+    `api_key_env: null` is allowed only with a `base_url` (`personalib.params.key_source_problem`).
     Raises PersonalibError naming the variable when it is unset or empty.
     """
+    problem = key_source_problem(api_key_env, base_url)
+    if problem:
+        raise ConfigError(f"{where}: api.{problem}")
     if api_key_env is None:
-        if base_url is None:
-            raise ConfigError(
-                f"{where}: api.api_key_env is null, which is only for a local server set in api.base_url; "
-                "the OpenAI API needs a key: set api_key_env to the NAME of the variable holding it"
-            )
         return NO_KEY
     key = os.environ.get(api_key_env, "")
     if not key:
