@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import urllib3
 
 from personalib.backends.base import Decoding, Result
-from personalib.backends.transport import HTTPStatusError
+from personalib.backends.transport import HTTPStatusError, MalformedResponse
 from personalib.errors import ConfigError, PersonalibError
 from personalib.params import key_source_problem
 from personalib.redact import mask
@@ -46,10 +46,6 @@ NO_KEY = "no-key-needed"
 """Placeholder sent to a local server configured with `api_key_env: null` (it ignores the header)."""
 
 _RETRY_STATUS = frozenset({408, 409, 429})
-
-
-class MalformedResponse(ValueError):
-    """The server answered 200 with a body that is not a usable chat completion."""
 
 
 class Stopped(Exception):

@@ -55,6 +55,7 @@ from typing import Any
 import torch
 
 from personalib.backends.base import Decoding, Request, Result
+from personalib.backends.hf_continuous import CompileFailed, generate_continuous
 from personalib.errors import PersonalibError
 
 log = logging.getLogger("personalib.backends.hf")
@@ -117,10 +118,6 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-class CompileFailed(RuntimeError):
-    """torch.compile failed in a mode that reports errors as text (continuous batching)."""
 
 
 class HFBackend:
@@ -226,8 +223,6 @@ class HFBackend:
         config = self._generation_config(decoding)
         limits = {r.key: max(1, min(int(caps[r.key]), decoding.max_new_tokens)) for r, _ in encoded if caps and r.key in caps}
         if self.mode == "continuous":
-            from personalib.backends.hf_continuous import generate_continuous
-
             yield from generate_continuous(self, encoded, config, limits)
             return
         start = 0
