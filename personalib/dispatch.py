@@ -1,6 +1,6 @@
 """Sending planned requests: skip what is stored, reuse, send, store the answers part by part.
 
-Used by `personalib.generate` (issue 4 items 1 and 4). An entry is stored under its own label
+Used by `personalib.generate` (stored keys skipped, shards). An entry is stored under its own label
 (`personalib.store.ROW_IDENTITY`); a request stored under another label is copied, not sent; each
 distinct request is sent once and its result stored for every label that planned it. Answers are
 appended as a part each chunk (or `PART_EVERY_S` seconds) and when the backend stops part way

@@ -1,4 +1,4 @@
-"""Run orchestration: plan -> requests -> backend -> store (issue 4 items 1 and 4; METHODS 2-3).
+"""Run orchestration: plan -> requests -> backend -> store (METHODS 2-3).
 
 `generate(profile, options)` plans model x dataset x persona set x persona x item
 (`personalib.runplan`), records the plan, skips every entry already stored, sends the missing
@@ -248,7 +248,7 @@ def generate(
 
     Rules: the plan is model x dataset x persona set x persona x item (METHODS 1-3), persona
     placement resolved once per model and prompts rendered once (METHODS 2); stored entries are
-    skipped; results are stored chunk by chunk (issue 4 items 1 and 4).
+    skipped; results are stored chunk by chunk.
     """
     options = options or GenerateOptions()
     runs, personas, store = _preflight(profile, options, out)

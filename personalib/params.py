@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from personalib import DATASETS
-from personalib.backends.base import Decoding
+from personalib.decoding import Decoding
 from personalib.errors import ConfigError
 from personalib.paths import params_dir, project_root
 from personalib.personas import BUILTIN_SETS, Persona, load_persona_set, select_personas
@@ -39,13 +39,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DecodingParams(_Strict):
-    """Decoding (METHODS 2): greedy, 100 new tokens; OpenAI temperature 0, top_p 1, seed 42."""
+_STUDY_DECODING = Decoding()
 
-    max_new_tokens: int = Field(100, ge=1)
-    temperature: float = Field(0.0, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int | None = 42
+
+class DecodingParams(_Strict):
+    """Decoding (METHODS 2); the defaults are the study's (`personalib.decoding.Decoding`)."""
+
+    max_new_tokens: int = Field(_STUDY_DECODING.max_new_tokens, ge=1)
+    temperature: float = Field(_STUDY_DECODING.temperature, ge=0.0)
+    top_p: float = Field(_STUDY_DECODING.top_p, gt=0.0, le=1.0)
+    seed: int | None = _STUDY_DECODING.seed
 
 
 class DecodingOverride(_Strict):
@@ -80,11 +83,20 @@ class ApiParams(_Strict):
 
     @model_validator(mode="after")
     def _key_or_local(self) -> ApiParams:
-        if self.api_key_env is None and not self.base_url:
-            raise ValueError("api_key_env: null is only for a local server given in base_url "
-                             "(vllm serve, TGI, Ollama); the OpenAI API needs the NAME of the key's "
-                             "environment variable")
+        problem = key_source_problem(self.api_key_env, self.base_url)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def key_source_problem(api_key_env: str | None, base_url: str | None) -> str | None:
+    """Why an API endpoint cannot get a key, or None: `api_key_env: null` (no key sent) is only for
+    a local server given in `base_url`; the OpenAI API needs the NAME of the key's variable."""
+    if api_key_env is None and not base_url:
+        return ("api_key_env is null, which is only for a local server given in base_url (vllm serve, "
+                "TGI, Ollama); the OpenAI API needs a key: set api_key_env to the NAME of the environment "
+                "variable holding it")
+    return None
 
 
 class GenerationParams(_Strict):

@@ -1,4 +1,4 @@
-"""The study's auxiliary GPT-4 generations, regenerated (METHODS 3b; issue 4 item 6).
+"""The study's auxiliary GPT-4 generations, regenerated (METHODS 3b).
 
 - Control personas: one user message `Create 29 paraphrases of "helpful assistant"`. Post-processing
   (METHODS 3b): split the answer into lines, drop each line's numbering token (the first
@@ -34,7 +34,8 @@ from typing import Any
 import yaml
 
 from personalib.backends.api import resolve_api_key
-from personalib.backends.base import Decoding, Request
+from personalib.backends.base import Request
+from personalib.decoding import PARAPHRASE_DECODING
 from personalib.errors import PersonalibError
 from personalib.personas import load_persona_set
 from personalib.sources import fetch
@@ -43,7 +44,7 @@ from personalib.tasks.attitudes import read_paraphrases, read_questionnaire
 from personalib.writable import folder_problem
 
 STUDY_MODEL = "gpt-4-1106-preview"
-STUDY_DECODING = Decoding(max_new_tokens=1000, temperature=1.0, top_p=0.95, seed=42)
+STUDY_DECODING = PARAPHRASE_DECODING
 API_KEY_ENV = "OPENAI_API_KEY"
 ANCHOR = "helpful assistant"
 N_CONTROL = 29

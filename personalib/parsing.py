@@ -336,6 +336,19 @@ def refusals(texts: Iterable[str] | pd.Series, n_options: int | Iterable | None 
     return pd.Series(parse_arrays(series, n_options)["refusal"], index=series.index, dtype=bool)
 
 
+def scored_codes(choice: np.ndarray, rating: np.ndarray, mc: np.ndarray, mode: Mode) -> tuple[np.ndarray, np.ndarray]:
+    """The raw parse's choice codes (-1: none) and ratings (0: none) as scored under `mode`
+    (METHODS 4): faithful counts an unparsed choice of a multiple-choice row (`mc`) as
+    `FAITHFUL_CHOICE` and an unparsed rating of a rating row as `FAITHFUL_RATING`; strict keeps
+    them unparsed. Returns int64 arrays."""
+    choice = np.asarray(choice).astype(np.int64)
+    rating = np.asarray(rating).astype(np.int64)
+    if mode == "faithful":
+        choice = np.where(mc & (choice < 0), LETTERS.index(FAITHFUL_CHOICE), choice)
+        rating = np.where(~mc & (rating == 0), FAITHFUL_RATING, rating)
+    return choice, rating
+
+
 def parse(texts: Iterable[str] | pd.Series, n_options: int | Iterable | None = None,
           mode: Mode = "faithful") -> pd.DataFrame:
     """Parse a column of generations (METHODS 4) into a table with the index of `texts`:
@@ -349,10 +362,7 @@ def parse(texts: Iterable[str] | pd.Series, n_options: int | Iterable | None = N
     series = _as_series(texts)
     raw = parse_arrays(series, n_options)
     mc = _n_options_array(n_options, len(series)) > 0
-    choice, rating = raw["choice"], raw["rating"].astype(np.int64)
-    if mode == "faithful":
-        choice = np.where(mc & (choice < 0), LETTERS.index(FAITHFUL_CHOICE), choice)
-        rating = np.where(~mc & (rating == 0), FAITHFUL_RATING, rating)
+    choice, rating = scored_codes(raw["choice"], raw["rating"], mc, mode)
     answer = _letters(np.where(mc, choice, -1))
     ratings = pd.array(rating, dtype="Int64")
     ratings[mc | (rating == 0)] = pd.NA

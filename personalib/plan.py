@@ -1,4 +1,4 @@
-"""Dry-run plan of a profile (issue 2 item 5): prompts per model, dataset and persona set, and for
+"""Dry-run plan of a profile: prompts per model, dataset and persona set, and for
 API models input/output token and cost estimates. Nothing is generated and nothing is downloaded.
 
 Counts: prompts = personas (of each persona set, after the profile's `personas` filter) x items

@@ -1,4 +1,4 @@
-"""Importer of the original study's released generations (issue 4 item 5; METHODS 1-3).
+"""Importer of the original study's released generations (METHODS 1-3).
 
 The study's repository (peluz/persona-behavior) publishes its generations as
 `results[/control]/zero/<model_folder>/<dataset_folder>/<stem>.json`: a JSON list with one

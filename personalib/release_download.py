@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from personalib.errors import SourceMissingError
+from personalib.files import file_sha256
 from personalib.paths import cache_dir
-from personalib.sources import ChecksumError, download, file_sha256
+from personalib.sources import ChecksumError, download
 from personalib.store import utc_now
 
 __all__ = [

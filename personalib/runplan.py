@@ -1,4 +1,4 @@
-"""Run planning: which requests a generation run sends (issue 4 items 1 and 4; METHODS 1-3).
+"""Run planning: which requests a generation run sends (METHODS 1-3).
 
 A run's plan is model x dataset x persona set x persona x item. Each planned entry gets its store
 key (`personalib.store.request_key`) from the exact input the backend will see: for a local (hf)
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personalib import DATASETS
+from personalib import DATASETS, canonical
 from personalib.backends.base import Decoding, Request
 from personalib.errors import ConfigError
 from personalib.params import DatasetSpec, ModelParams, Profile
@@ -37,8 +37,7 @@ __all__ = [
     "select_persona_sets",
 ]
 
-# `personalib.store.canonical_json` as one reusable encoder (json.dumps builds a new one per call).
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_CANONICAL = canonical.ENCODER  # the store key's canonical JSON encoder, built once
 
 _string = json.encoder.encode_basestring  # a JSON string literal, as `_CANONICAL` writes one
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from personalib.dispatch import Counts
 from personalib.dryrun import bytes_per_generation, human_size
@@ -16,12 +16,16 @@ from personalib.errors import StoreError
 from personalib.personas import Persona
 from personalib.store import Store, utc_now
 
-if TYPE_CHECKING:
-    from personalib.generate import GenerateOptions
-
-__all__ = ["HEARTBEAT_S", "RunContext", "finish"]
+__all__ = ["HEARTBEAT_S", "RunContext", "RunOptions", "finish"]
 
 log = logging.getLogger("personalib.generate")
+
+
+class RunOptions(Protocol):
+    """What a run record reads of the run's options (`personalib.generate.GenerateOptions`, which
+    imports this module: the record depends on this shape, not on the engine)."""
+
+    dry_run: bool
 
 HEARTBEAT_S = 60.0
 """Seconds between two heartbeats written to a run's manifest (as chunks are stored)."""
@@ -40,7 +44,7 @@ class RunContext:
     """One run's shared state: where it writes, what it planned so far, where it reports."""
 
     store: Store
-    options: GenerateOptions
+    options: RunOptions
     personas: list[Persona]
     manifest: dict[str, Any]
     out: TextIO

@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from personalib.errors import SourceMissingError
+from personalib.files import file_sha256
 from personalib.paths import cache_dir
 
 HF_ENDPOINT_ENV = "HF_ENDPOINT"
@@ -215,15 +216,6 @@ def is_offline(source: Source, mirror: bool = False) -> bool:
     if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
         return True
     return source.hub and not mirror and os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def download(url: str, dest: Path, *, sha256: str | None = None, size: int | None = None,

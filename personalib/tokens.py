@@ -1,4 +1,4 @@
-"""Token counts and API cost estimates for a planned run (issue 2 item 5). Never downloads.
+"""Token counts and API cost estimates for a planned run (`plan`, `generate --dry-run`). Never downloads.
 
 Which counter a model gets (`token_counter`), first that applies:
 

@@ -272,3 +272,16 @@ def test_categorical_and_arrow_texts() -> None:
     pd.testing.assert_frame_equal(P.parse(np.array(texts, dtype=object), 3), want)
     with pytest.raises(PersonalibError, match="strings"):
         P.parse(pd.Series([1, 2], dtype="category"), 3)
+
+
+def test_scored_codes_apply_the_faithful_fallback_to_unparsed_answers_only() -> None:
+    import numpy as np
+
+    from personalib.parsing import scored_codes
+
+    mc = np.array([True, True, False, False])
+    choice, rating = np.array([-1, 2, -1, -1]), np.array([0, 0, 0, 4])
+    faithful = scored_codes(choice, rating, mc, "faithful")
+    assert faithful[0].tolist() == [0, 2, -1, -1] and faithful[1].tolist() == [0, 0, 3, 4]
+    strict = scored_codes(choice, rating, mc, "strict")
+    assert strict[0].tolist() == [-1, 2, -1, -1] and strict[1].tolist() == [0, 0, 0, 4]

@@ -2,7 +2,7 @@
 by category with the no-persona and control personas marked, heatmaps, bars with a baseline.
 
 Each function returns a matplotlib Figure, or None after a note when there is nothing to draw, so
-a notebook cell never shows an empty or broken plot (issue 5 item 4).
+a notebook cell never shows an empty or broken plot.
 
 Labels carry names users chose (persona categories, personas, models), so text is drawn as typed:
 importing this module turns matplotlib's mathtext off (`text.parse_math`), and a `$` in a name is

@@ -1,5 +1,5 @@
 """The closing section of every report: where its generations came from and how the analysis
-departs from the original (issue 5 item 1; METHODS 7 deviations).
+departs from the original (METHODS 7 deviations).
 
 `runs_table` lists the store's run manifests (already free of secrets: the store scrubs them),
 `environment_table` the versions this report ran with, `generations_table` what was analysed, and

@@ -1,6 +1,6 @@
 """Displaying results in a notebook: tables with their reasons, plain-language notes.
 
-Degenerate data (issue 5 item 4) never shows as a wall of NaN: `table()` drops all-empty columns,
+Degenerate data (no rows, constant or missing values) never shows as a wall of NaN: `table()` drops all-empty columns,
 writes an undefined value as "n/a", and lists each distinct `reason` once under the table;
 `note()` says plainly what could not be computed and why. Outside a notebook (plain Python,
 tests) both print text.

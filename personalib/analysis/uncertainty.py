@@ -24,8 +24,6 @@ combinations of them ("overall" = the mean of three).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ import pandas as pd
 
 from personalib import DATASETS, stats
 from personalib.analysis.data import Study
+from personalib.files import atomic_write
 from personalib.outcomes.cache import cache_root, digest
 from personalib.stats import intervals as stat_intervals
 from personalib.stats.permutation import GapNull, gap_result, permutation_nulls
@@ -123,11 +122,7 @@ def _save(draws: Draws, path: Path) -> None:
             "seed": draws.seed, "n_items": draws.n_items, "method": draws.method}
     arrays["meta"] = np.array(json.dumps(meta))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".npz.tmp")
-        with os.fdopen(handle, "wb") as out:
-            np.savez_compressed(out, **arrays)
-        os.replace(tmp, path)
+        atomic_write(path, lambda out: np.savez_compressed(out, **arrays))
     except OSError:
         return
 

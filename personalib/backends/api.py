@@ -1,6 +1,6 @@
 """What the two OpenAI-API backends share: the key, the client, the retry rule, the result.
 
-Rules (issue 4, METHODS 2 and 7 "unbounded API retries"):
+Rules (METHODS 2 and 7 "unbounded API retries"):
 
 - The key is read from the environment variable named by params `api.api_key_env`, never from a
   file, and never logged, stored or returned; error messages are scrubbed of it. A local
@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import urllib3
 
 from personalib.backends.base import Decoding, Result
-from personalib.backends.transport import HTTPStatusError
+from personalib.backends.transport import HTTPStatusError, MalformedResponse
 from personalib.errors import ConfigError, PersonalibError
+from personalib.params import key_source_problem
+from personalib.redact import mask
 
 if TYPE_CHECKING:
     import openai
@@ -44,10 +46,6 @@ NO_KEY = "no-key-needed"
 """Placeholder sent to a local server configured with `api_key_env: null` (it ignores the header)."""
 
 _RETRY_STATUS = frozenset({408, 409, 429})
-
-
-class MalformedResponse(ValueError):
-    """The server answered 200 with a body that is not a usable chat completion."""
 
 
 class Stopped(Exception):
@@ -111,15 +109,13 @@ def call_with_retries(
 def resolve_api_key(api_key_env: str | None, base_url: str | None, where: str) -> str:
     """The API key from the environment variable `api_key_env` (module doc).
 
-    `api_key_env: null` is allowed only with a `base_url` (a local server that needs no key).
+    `api_key_env: null` is allowed only with a `base_url` (`personalib.params.key_source_problem`).
     Raises PersonalibError naming the variable when it is unset or empty.
     """
+    problem = key_source_problem(api_key_env, base_url)
+    if problem:
+        raise ConfigError(f"{where}: api.{problem}")
     if api_key_env is None:
-        if base_url is None:
-            raise ConfigError(
-                f"{where}: api.api_key_env is null, which is only for a local server set in api.base_url; "
-                "the OpenAI API needs a key: set api_key_env to the NAME of the variable holding it"
-            )
         return NO_KEY
     key = os.environ.get(api_key_env, "")
     if not key:
@@ -201,9 +197,7 @@ def describe_error(exc: BaseException, secret: str | None) -> str:
 
 def scrub(text: str, secret: str | None) -> str:
     """`text` with every occurrence of `secret` replaced by `***`."""
-    if secret and secret != NO_KEY and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return text
+    return mask(text, [secret] if secret and secret != NO_KEY else [])
 
 
 def chat_body(model_id: str, messages: Any, decoding: Decoding) -> dict[str, Any]:

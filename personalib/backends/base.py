@@ -11,15 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from personalib.decoding import Decoding
 
-@dataclass(frozen=True)
-class Decoding:
-    """Decoding parameters (METHODS 2): greedy, 100 new tokens; OpenAI temperature 0, top_p 1, seed 42."""
-
-    max_new_tokens: int = 100
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = 42
+__all__ = ["Backend", "Decoding", "Request", "Result"]
 
 
 @dataclass(frozen=True)
@@ -28,8 +22,8 @@ class Request:
 
     `messages` is the chat conversation (list of {"role", "content"}) for chat models; `prompt` is
     the rendered text for completion-style use (base models without a template, or a chat template
-    already applied once). Exactly one of them drives the backend: chat backends use `messages`,
-    the hf backend renders `messages` with the tokenizer's template once or uses `prompt` as is.
+    already applied once by `personalib.prompts.render`). Exactly one of them drives the backend:
+    API backends send `messages`, the hf backend tokenises `prompt` as is (it builds no prompts).
     `key` is the store key (see personalib.store); `meta` is carried through to the result.
     """
 

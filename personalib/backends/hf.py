@@ -4,8 +4,8 @@ Rules:
 
 - Input: `Request.prompt` is the text already rendered once by `personalib.prompts.render` (chat
   template applied, exactly one BOS) and is tokenised with `add_special_tokens=False`, so nothing is
-  added twice (the original's double BOS, METHODS 2). A Request with only `messages` is rendered
-  here, once, with the same `render` (the tokenizer's chat template).
+  added twice (the original's double BOS, METHODS 2). The backend never builds prompts: a Request
+  without `prompt` is refused (the engine renders; the chat template's hash is in the run manifest).
 - Ordering: the requests of one `generate` call (one engine chunk) are tokenised together and
   sorted by length, longest first (so an out-of-memory error shows up in the first batch).
 - Modes (params `generation.mode`; `resolve_generation`: `auto` is `static` on a CUDA GPU and
@@ -55,6 +55,7 @@ from typing import Any
 import torch
 
 from personalib.backends.base import Decoding, Request, Result
+from personalib.backends.hf_continuous import CompileFailed, generate_continuous
 from personalib.errors import PersonalibError
 
 log = logging.getLogger("personalib.backends.hf")
@@ -119,10 +120,6 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-class CompileFailed(RuntimeError):
-    """torch.compile failed in a mode that reports errors as text (continuous batching)."""
-
-
 class HFBackend:
     """Batched greedy generation with a loaded transformers model (module doc)."""
 
@@ -171,15 +168,13 @@ class HFBackend:
         return next(self.model.parameters()).dtype
 
     def describe(self) -> dict[str, Any]:
-        """Model id, revision, chat template sha256, dtype, device, library versions, and the batch
-        settings that decide whether answers depend on batching (module doc)."""
+        """Model id, revision, dtype, device, library versions, and the batch settings that decide
+        whether answers depend on batching (module doc)."""
         import transformers
-
-        from personalib.prompts import template_fingerprint
 
         return {
             "backend": self.name, "model_id": self.model_id, "revision": self.revision,
-            "chat_template_sha256": template_fingerprint(self.tokenizer), "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device), "batch_size": self.configured_batch_size, "batch_size_now": self.batch_size,
             "generation": self.batch_settings(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "transformers": transformers.__version__, "weights": self.weights,
@@ -228,8 +223,6 @@ class HFBackend:
         config = self._generation_config(decoding)
         limits = {r.key: max(1, min(int(caps[r.key]), decoding.max_new_tokens)) for r, _ in encoded if caps and r.key in caps}
         if self.mode == "continuous":
-            from personalib.backends.hf_continuous import generate_continuous
-
             yield from generate_continuous(self, encoded, config, limits)
             return
         start = 0
@@ -266,19 +259,12 @@ class HFBackend:
         log.warning("%s: out of memory; batch size halved to %d", self.model_id, self.batch_size)
 
     def _text(self, request: Request) -> str:
-        if request.prompt is not None:
-            return request.prompt
-        if not request.messages:
-            raise PersonalibError(f"request {request.key} has neither a prompt nor messages")
-        if not getattr(self.tokenizer, "chat_template", None):
+        if request.prompt is None:
             raise PersonalibError(
-                f"request {request.key} has only chat messages, but the tokenizer of {self.model_id} has no chat "
-                "template; render the prompt first (personalib.prompts.render with placement completion)"
+                f"request {request.key} has no rendered prompt: the hf backend takes the model input text "
+                "(personalib.prompts.render, applied once by the generation engine), not chat messages"
             )
-        from personalib.prompts import render
-
-        messages = [dict(m) for m in request.messages]
-        return render(messages, self.tokenizer, "system" if messages[0]["role"] == "system" else "user")
+        return request.prompt
 
     def _generation_config(self, decoding: Decoding) -> Any:
         config = copy.deepcopy(self.model.generation_config)

@@ -31,11 +31,14 @@ from typing import Any
 import torch
 
 from personalib.backends.base import Request, Result
-from personalib.backends.hf import CompileFailed
 from personalib.errors import PersonalibError
 
 PAGE_SIZE = 32  # tokens per cache page: a 200-token request wastes at most 31 slots
 MAX_BATCH_TOKENS = {"cuda": 8192, "cpu": 2048}  # tokens per forward pass (prefill chunks + decoding rows)
+
+
+class CompileFailed(RuntimeError):
+    """torch.compile failed in a mode that reports errors as text (continuous batching)."""
 
 
 def generate_continuous(

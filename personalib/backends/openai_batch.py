@@ -1,4 +1,4 @@
-"""The `openai-batch` backend: the OpenAI Batch API, half the price (issue 4 item 2; METHODS 2).
+"""The `openai-batch` backend: the OpenAI Batch API, half the price (METHODS 2).
 
 Rules:
 

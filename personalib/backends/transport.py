@@ -15,7 +15,7 @@ Rules:
 - urllib3's own retries and redirects are off (the backend retries, bounded); `timeout_s` bounds
   connecting and each read, as the official client's timeout does.
 - A non-2xx reply raises `HTTPStatusError` (status, the server's error message, headers for
-  Retry-After); a 2xx reply that is not a JSON object raises `api.MalformedResponse`; connection
+  Retry-After); a 2xx reply that is not a JSON object raises `MalformedResponse`; connection
   errors and timeouts raise urllib3's exceptions (`urllib3.exceptions.HTTPError`).
 - Proxies and certificates as the official client: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and
   `NO_PROXY` from the environment (`proxy_for`), certificates verified against certifi's bundle.
@@ -31,9 +31,13 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-__all__ = ["DEFAULT_BASE_URL", "ChatTransport", "HTTPStatusError", "encode_body", "proxy_for"]
+__all__ = ["DEFAULT_BASE_URL", "ChatTransport", "HTTPStatusError", "MalformedResponse", "encode_body", "proxy_for"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class MalformedResponse(ValueError):
+    """The server answered 200 with a body that is not a usable chat completion."""
 
 
 class HTTPStatusError(Exception):
@@ -103,8 +107,6 @@ class ChatTransport:
         try:
             data = json.loads(response.data)
         except ValueError as exc:
-            from personalib.backends.api import MalformedResponse
-
             raise MalformedResponse(f"not JSON: {exc}") from None
         return data
 

@@ -50,9 +50,9 @@ def paraphrase_count(data: ClaimData, *, persona_set: str = "control") -> int:
 
 def paraphrase_top_p(data: ClaimData) -> float:
     """The nucleus-sampling top-p this package uses to regenerate the paraphrases (METHODS 3b)."""
-    from personalib.paraphrase import STUDY_DECODING
+    from personalib.decoding import PARAPHRASE_DECODING
 
-    return float(STUDY_DECODING.top_p)
+    return float(PARAPHRASE_DECODING.top_p)
 
 
 def bbq_group_personas(data: ClaimData) -> int:

@@ -9,7 +9,7 @@ Reruns skip every stored request; `--shard I/N` (I = 0..N-1, e.g. `$SLURM_ARRAY_
 the I-th of N disjoint, deterministic parts of the plan (by request key), so N workers (nodes on a
 shared filesystem) can write into one store at once. SIGTERM (SLURM preemption or time limit) and
 Ctrl-C store what the backend finished, mark the run "interrupted" in its manifest and exit 130;
-a kill -9 loses at most the chunk in flight. Issue 4 items 1 and 4.
+a kill -9 loses at most the chunk in flight.
 
 SLURM array job (8 GPUs, one shard each, one store on the shared filesystem)::
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def import_released(profile, args: argparse.Namespace) -> int:
     """A `generations: released` profile is not generated: its store is filled with the original
-    study's released generations (`import-release --download`, pinned commit; issue 5 item 3)."""
+    study's released generations (`import-release --download`, pinned commit)."""
     from personalib.cli.import_release import print_summary
     from personalib.release import import_release
     from personalib.release_download import RELEASE_COMMIT, RELEASE_REPO, download_release

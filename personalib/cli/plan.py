@@ -1,5 +1,5 @@
 """`python -m personalib plan --profile PROFILE`: what a run of the profile would send, without
-sending or downloading anything (issue 2 item 5).
+sending or downloading anything.
 
     python -m personalib plan --profile paper                 # 193 personas x 75,440 prompts per open model
     python -m personalib plan --profile paper --models gpt-4  # one model, with its API cost estimate

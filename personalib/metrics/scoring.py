@@ -29,12 +29,13 @@ import pandas as pd
 
 from personalib import DATASETS
 from personalib.errors import PersonalibError
-from personalib.parsing import FAITHFUL_CHOICE, FAITHFUL_RATING, LETTERS, Mode, parse_arrays
+from personalib.parsing import LETTERS, Mode, parse_arrays, scored_codes
 from personalib.parsing import _check_mode as check_mode
+from personalib.store.store import GENERATION_COLUMNS
+from personalib.tables import require_columns
 
 KEYS: list[str] = ["model", "persona_set", "persona"]
 """The columns that identify one persona of one model: every per-persona metric is indexed by them."""
-GENERATION_COLUMNS: tuple[str, ...] = (*KEYS, "dataset", "item_id", "text")
 MC_DATASETS: tuple[str, ...] = ("truthfulqa", "mmlu", "bbq")
 RATING_DATASETS: tuple[str, ...] = ("attitudes", "toxicity")
 
@@ -51,13 +52,6 @@ NUMERIC: dict[str, tuple[str, ...]] = {
     "toxicity": ("tweet_index",),
 }
 BOOLEAN: dict[str, tuple[str, ...]] = {"attitudes": ("reverse",)}
-
-
-def require_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """Raise a PersonalibError naming the missing columns of `table` (`what` says which table)."""
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise PersonalibError(f"{what} lacks column(s) {', '.join(missing)} (see docs/DESIGN.md)")
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -203,11 +197,7 @@ def scored_columns(out: pd.DataFrame, raw: Mapping[str, np.ndarray], facts: Mapp
     n = len(out)
     n_options = facts["n_options"]
     mc = n_options > 0
-    choice = np.asarray(raw["choice"]).astype(np.int64)
-    rating = np.asarray(raw["rating"]).astype(np.int64)
-    if mode == "faithful":
-        choice = np.where(mc & (choice < 0), LETTERS.index(FAITHFUL_CHOICE), choice)
-        rating = np.where(~mc & (rating == 0), FAITHFUL_RATING, rating)
+    choice, rating = scored_codes(raw["choice"], raw["rating"], mc, mode)
     answered = mc & (choice >= 0)
     rated = ~mc & (rating > 0)
     gold, target, unknown_loc = facts["gold"], facts["target"], facts["unknown_loc"]

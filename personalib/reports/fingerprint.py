@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import personalib
+from personalib.canonical import canonical_json
+from personalib.files import file_sha256
 from personalib.paths import PACKAGE_DIR
 
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
@@ -27,13 +29,7 @@ def _sha(data: bytes) -> str:
 
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes ("absent" when it does not exist)."""
-    if not path.is_file():
-        return "absent"
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path) if path.is_file() else "absent"
 
 
 def _visible_files(root: Path) -> Iterable[Path]:
@@ -72,11 +68,6 @@ def source_digest(root: Path = PACKAGE_DIR) -> str:
     return h.hexdigest()
 
 
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace: equal values give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def fingerprint(notebook: Path, parameters: Mapping[str, Any], store: Path | None,
                 inputs: Sequence[Path] = (), *, package_source: str | None = None
                 ) -> dict[str, str]:
@@ -86,7 +77,7 @@ def fingerprint(notebook: Path, parameters: Mapping[str, Any], store: Path | Non
     """
     return {
         "notebook": file_digest(notebook),
-        "parameters": _sha(canonical_json(dict(parameters)).encode()),
+        "parameters": _sha(canonical_json(dict(parameters), default=str).encode()),
         "store": store_digest(store),
         "inputs": _sha(canonical_json({str(p): file_digest(Path(p)) for p in inputs}).encode()),
         "package_version": personalib.__version__,

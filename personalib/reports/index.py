@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 import personalib
+from personalib.files import atomic_write
 from personalib.paths import DATA_DIR
 
 SCHEMA = "personalib.report/1"
@@ -78,9 +79,4 @@ def write_index(folder: Path, *, profile: str, description: str = "",
         version=personalib.__version__,
         groups=[groups[k] for k in sorted(groups, key=lambda k: (not groups[k]["single"], k))],
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / INDEX_NAME
-    tmp = out.with_name(f".{INDEX_NAME}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)  # never a half-written index
-    return out
+    return atomic_write(folder / INDEX_NAME, page)  # never a half-written index

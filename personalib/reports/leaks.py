@@ -1,34 +1,24 @@
 """Secret check: no API key or token from the environment may end up in a written report.
 
 papermill records only the injected parameters, never the environment; still, a notebook cell
-could print a key (e.g. `os.environ`). Every file a report writes is scanned for the values of the
-environment variables whose names end in _KEY, _TOKEN, _SECRET or _PASSWORD (as written, HTML-
-escaped or JSON-escaped); values shorter than MIN_LENGTH characters are too generic to scan for.
+could print a key (e.g. `os.environ`). Every file a report writes is scanned for the secret values of the
+environment (`personalib.redact.secret_values`: variables such as OPENAI_API_KEY or HF_TOKEN), as
+written, HTML-escaped or JSON-escaped.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from personalib.redact import secret_values
 from personalib.reports.execute import ReportError
-
-SECRET_SUFFIXES: tuple[str, ...] = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
-MIN_LENGTH = 8
 
 
 class SecretLeakError(ReportError):
     """A written report contains the value of a secret environment variable."""
-
-
-def secret_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """{variable name: value} for the secret-looking variables of the environment."""
-    env = os.environ if environ is None else environ
-    return {name: value for name, value in env.items()
-            if name.upper().endswith(SECRET_SUFFIXES) and len(value) >= MIN_LENGTH}
 
 
 def _forms(value: str) -> set[str]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from personalib.errors import PersonalibError
+from personalib.tables import require_columns
 
 NAN = float("nan")
 
@@ -65,18 +66,6 @@ def quiet() -> Iterator[None]:
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy's DegenerateDataWarning included
         with np.errstate(all="ignore"):
             yield
-
-
-def require_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """Raise PersonalibError naming the columns `what` needs that `df` lacks."""
-    if not isinstance(df, pd.DataFrame):
-        raise PersonalibError(f"{what} needs a pandas DataFrame; got {type(df).__name__}")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise PersonalibError(
-            f"{what} needs column(s) {missing}; the table has {list(df.columns)}. "
-            "Rename the columns or pass the matching column-name arguments."
-        )
 
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:

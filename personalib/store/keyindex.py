@@ -1,4 +1,4 @@
-"""Compact membership test for store keys (a rerun skips every stored key; issue 4 item 1).
+"""Compact membership test for store keys (a rerun skips every stored key).
 
 One model's full grid is 14.56 M keys (METHODS "Scale"); a Python set of hex strings would take
 about 2 GB. `KeyIndex` keeps the 32-byte digests in one sorted NumPy array (466 MB for 14.56 M)

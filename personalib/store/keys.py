@@ -1,4 +1,4 @@
-"""Store keys: what determines a generation, hashed (issue 4 item 1; METHODS 2 decoding).
+"""Store keys: what determines a generation, hashed (METHODS 2 decoding).
 
 A generation is determined by the backend model id and revision, the exact input (the prompt
 rendered once through the chat template, or the chat messages sent to an API) and the decoding
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from personalib.canonical import canonical_json
 from personalib.errors import PersonalibError
 
 __all__ = ["canonical_json", "normalize_decoding", "request_key", "settings_fingerprint", "shard_of", "parse_shard"]
@@ -24,11 +24,6 @@ _DECODING_TYPES: dict[str, type] = {
     "top_p": float,
     "seed": int,
 }
-
-
-def canonical_json(obj: Any) -> str:
-    """JSON with sorted keys, no whitespace and raw Unicode: one text per value."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def normalize_decoding(decoding: Any) -> dict[str, Any]:
@@ -61,7 +56,7 @@ def request_key(model_id: str, revision: str | None, payload: Any, decoding: Any
     """sha256 (hex) of the canonical JSON of (model id, revision, payload, decoding).
 
     `payload` is the rendered prompt (`{"prompt": text}`) or the messages (`{"messages": [...]}`)
-    exactly as sent. Rule: docs/DESIGN.md "Store"; issue 4 item 1.
+    exactly as sent. Rule: docs/DESIGN.md "Store".
     """
     if not model_id:
         raise PersonalibError("request_key needs a model id (params field `model_id`)")
@@ -113,6 +108,6 @@ def shard_of(key: str, n_shards: int) -> int:
     """The shard (0..n_shards-1) a key belongs to: its first 60 bits modulo N.
 
     Keys are sha256 digests, so this partition is uniform, deterministic and the same on every
-    machine (issue 4 item 4, SLURM array jobs).
+    machine (`--shard I/N`, SLURM array jobs).
     """
     return int(key[:15], 16) % n_shards

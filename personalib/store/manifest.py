@@ -1,10 +1,11 @@
-"""Run manifests: what produced the generations in a store (issue 4 item 1).
+"""Run manifests: what produced the generations in a store.
 
 A manifest records package and library versions, the git commit, model id and revision, chat
 template hash, persona placement (METHODS 2), decoding, seed, profile, shard, start/end and counts.
 It never records a secret: `scrub` drops any value held under a key that names one (`api_key`,
 `token`, `password`, ...; not `api_key_env`, which names the variable) and masks any string that
-contains the value of an environment variable whose name does (e.g. OPENAI_API_KEY, HF_TOKEN).
+contains the value of an environment variable whose name does (e.g. OPENAI_API_KEY, HF_TOKEN);
+the rule of what is a secret is `personalib.redact`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import personalib
 from personalib.paths import PACKAGE_DIR
+from personalib.redact import is_secret_name, mask, secret_values
 
 __all__ = [
     "environment", "git_commit", "scrub", "utc_now", "new_run_id", "LIBRARIES", "STALE_AFTER_S",
@@ -36,14 +38,6 @@ LIBRARIES: tuple[str, ...] = (
     "numpy", "pandas", "pyarrow", "torch", "transformers", "tokenizers", "safetensors", "gguf",
     "openai", "pydantic", "tqdm",
 )  # fmt: skip
-
-# A name (dict key or environment variable) that holds a secret ends with one of these words.
-_SECRET_NAME = re.compile(
-    r"(^|[_-])(api[_-]?key|secret|secret[_-]?key|access[_-]?key|private[_-]?key|password|passwd|token"
-    r"|access[_-]?token|auth|authorization|credentials?)$",
-    re.IGNORECASE,
-)
-
 
 def utc_now() -> str:
     """Current UTC time, ISO 8601."""
@@ -174,30 +168,14 @@ def run_state(manifest: dict[str, Any], now: datetime | None = None) -> tuple[st
     return "running", f"{where}; last heartbeat {last}"
 
 
-def _secret_values() -> set[str]:
-    return {
-        value
-        for name, value in os.environ.items()
-        if _SECRET_NAME.search(name) and len(value) >= 8
-    }
-
-
 def scrub(value: Any, _secrets: set[str] | None = None) -> Any:
-    """`value` without secrets: entries under secret-like keys dropped, secret env values masked."""
-    secrets = _secret_values() if _secrets is None else _secrets
+    """`value` without secrets (`personalib.redact`): entries under secret-like keys dropped,
+    secret environment values masked in every string."""
+    secrets = set(secret_values().values()) if _secrets is None else _secrets
     if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            name = str(key)
-            if _SECRET_NAME.search(name):
-                continue
-            out[name] = scrub(item, secrets)
-        return out
+        return {str(key): scrub(item, secrets) for key, item in value.items() if not is_secret_name(str(key))}
     if isinstance(value, (list, tuple)):
         return [scrub(item, secrets) for item in value]
     if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, "***")
-        return value
+        return mask(value, secrets)
     return value

@@ -1,7 +1,7 @@
 """Atomic Parquet parts: write, list, check, verify and set aside.
 
-A part is written to a hidden temp file in its final directory, flushed and fsynced, then renamed
-with `os.replace` (atomic on POSIX and on NFS servers), and the directory is fsynced. A reader only
+A part is written with `personalib.files.atomic_write` (a hidden temp file in its final directory,
+fsynced, renamed with `os.replace`, the directory fsynced). A reader only
 ever lists `part-*.parquet`, so a crash, `kill -9` or a full disk leaves at most a temp file that
 no reader sees. Names carry UTC time, host, pid and a random uuid, so workers on several nodes
 never collide.
@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personalib.errors import StoreError
+from personalib.files import TEMP_PREFIX, atomic_write, file_sha256
 from personalib.store.schema import schema_problem
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
 log = logging.getLogger("personalib.store")
 
 PART_GLOB = "part-*.parquet"
-TEMP_PREFIX = ".tmp-"
 HASH_CHARS = 32
 _HASHED = re.compile(rf"-h([0-9a-f]{{{HASH_CHARS}}})\.parquet$")
 WRITE_OPTIONS = {"compression": "zstd", "write_page_checksum": True}
@@ -80,40 +80,16 @@ def part_name(prefix: str = "part") -> str:
     return f"{prefix}-{stamp}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
 
 
-def _fsync_dir(directory: Path) -> None:
+def _write_then_replace(final: Path, data: bytes | str) -> Path:
+    """`personalib.files.atomic_write`, its OSError told as a StoreError naming the file."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some filesystems do not allow opening directories
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_then_replace(final: Path, write) -> Path:
-    final.parent.mkdir(parents=True, exist_ok=True)
-    # unique per writer: two workers may write the same final name (the same plan) at once
-    temp = final.parent / f"{TEMP_PREFIX}{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-    try:
-        with open(temp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, final)
-    except BaseException as exc:
-        temp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise StoreError(
-                f"could not write {final.parent.name}/{final.name} in {final.parent.parent}: "
-                f"{exc.strerror or exc} (disk full or no permission?); this file was not written, "
-                "the files written before it are kept"
-            ) from exc
-        raise
-    _fsync_dir(final.parent)
-    return final
+        return atomic_write(final, data)
+    except OSError as exc:
+        raise StoreError(
+            f"could not write {final.parent.name}/{final.name} in {final.parent.parent}: "
+            f"{exc.strerror or exc} (disk full or no permission?); this file was not written, "
+            "the files written before it are kept"
+        ) from exc
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
@@ -126,7 +102,7 @@ def write_atomic(table: pa.Table, final: Path) -> Path:
     """Write `table` as one Parquet file (one row group, zstd, page checksums) at `final`, all or
     nothing."""
     data = _parquet_bytes(table)
-    return _write_then_replace(final, lambda handle: handle.write(data))
+    return _write_then_replace(final, data)
 
 
 def content_hash(data: bytes) -> str:
@@ -138,7 +114,7 @@ def write_part(table: pa.Table, directory: Path, prefix: str = "part") -> Path:
     """Write `table` as a new part in `directory`, named `<part_name>-h<content hash>.parquet`."""
     data = _parquet_bytes(table)
     name = part_name(prefix).removesuffix(".parquet") + f"-h{content_hash(data)}.parquet"
-    return _write_then_replace(directory / name, lambda handle: handle.write(data))
+    return _write_then_replace(directory / name, data)
 
 
 def part_hash(path: Path) -> str | None:
@@ -147,13 +123,9 @@ def part_hash(path: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def file_hash(path: Path, chunk: int = 1 << 22) -> str:
+def file_hash(path: Path) -> str:
     """`content_hash` of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()[:HASH_CHARS]
+    return file_sha256(path, 1 << 22)[:HASH_CHARS]
 
 
 def verify_part(path: Path) -> str | None:
@@ -175,7 +147,7 @@ def verify_part(path: Path) -> str | None:
 
 def write_json_atomic(text: str, final: Path) -> Path:
     """Write `text` (UTF-8) at `final`, all or nothing (manifests)."""
-    return _write_then_replace(final, lambda handle: handle.write(text.encode("utf-8")))
+    return _write_then_replace(final, text)
 
 
 def list_parts(directory: Path, pattern: str = PART_GLOB) -> list[Path]:

@@ -56,7 +56,7 @@ from personalib.store.parts import (
 )
 from personalib.store.schema import PLAN_SCHEMA, ROW_SCHEMA, to_plan_table, to_row_table
 
-__all__ = ["Store", "GENERATION_COLUMNS", "ROW_IDENTITY", "STORE_FORMAT", "dedup_first", "parquet_format"]
+__all__ = ["Store", "GENERATION_COLUMNS", "PROVENANCE_COLUMNS", "ROW_IDENTITY", "STORE_FORMAT", "dedup_first", "parquet_format"]
 
 log = logging.getLogger("personalib.store")
 
@@ -73,10 +73,11 @@ def parquet_format() -> ds.ParquetFileFormat:
 # What one stored entry is: a request (key) for one labelled prompt. Reads keep one row per identity.
 ROW_IDENTITY: tuple[str, ...] = ("key", "model", "persona_set", "persona", "dataset", "item_id")
 
-# The analysis long table (docs/DESIGN.md "Generations table") plus provenance.
-GENERATION_COLUMNS: tuple[str, ...] = (
-    "model", "persona_set", "persona", "dataset", "item_id", "text", "finish_reason", "origin", "key",
-)  # fmt: skip
+GENERATION_COLUMNS: tuple[str, ...] = ("model", "persona_set", "persona", "dataset", "item_id", "text")
+"""The columns every generations table has (docs/DESIGN.md "Generations table"), from the store or
+the release importer: what scoring needs (`personalib.metrics.score`)."""
+PROVENANCE_COLUMNS: tuple[str, ...] = ("finish_reason", "origin", "key")
+"""What `Store.generations` adds to `GENERATION_COLUMNS`: how and under which key a text was made."""
 
 
 def dedup_first(table: pa.Table) -> pa.Table:
@@ -342,8 +343,9 @@ class Store:
         datasets: Sequence[str] | None = None,
         persona_sets: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """The analysis long table (docs/DESIGN.md "Generations table"), one row per key."""
-        table = self.read(list(GENERATION_COLUMNS), models=models, datasets=datasets, persona_sets=persona_sets)
+        """The analysis long table (docs/DESIGN.md "Generations table") with its provenance columns,
+        one row per stored entry."""
+        table = self.read([*GENERATION_COLUMNS, *PROVENANCE_COLUMNS], models=models, datasets=datasets, persona_sets=persona_sets)
         return table.to_pandas()
 
     def planned(self) -> pa.Table:

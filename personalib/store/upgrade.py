@@ -101,7 +101,7 @@ def _rewrite(store: Store, path: Path, manifests: dict[str, dict[str, Any]], sum
     data = _parquet_bytes(new)
     target = path.with_name(f"{path.stem}-h{content_hash(data)}.parquet")
     if not target.exists():
-        _write_then_replace(target, lambda handle: handle.write(data))
+        _write_then_replace(target, data)
     back = pq.read_table(target, page_checksum_verification=True)
     if not back.select(old.column_names).equals(old.cast(back.select(old.column_names).schema)):
         raise StoreError(f"upgrade: {target.name} does not read back equal to {path.name}; the old part is "
@@ -127,5 +127,5 @@ def upgrade(store: Store, out: TextIO = sys.stderr) -> UpgradeSummary:
             continue
         _rewrite(store, path, manifests, summary)
         print(f"upgraded {path.name}", file=out, flush=True)
-    _write_then_replace(store.format_file, lambda h: h.write(json.dumps({"format": STORE_FORMAT}).encode() + b"\n"))
+    _write_then_replace(store.format_file, json.dumps({"format": STORE_FORMAT}) + "\n")
     return summary

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 
 import pytest
@@ -161,7 +160,7 @@ def test_describe(embedded_hf) -> None:
     info = embedded_hf.describe()
     assert info["model_id"] == "google/gemma-3-270m"
     assert info["revision"].startswith("sha256:a5fd3b62")
-    assert info["chat_template_sha256"] is None  # a base model: no chat template
+    assert "chat_template_sha256" not in info  # the engine records the template's hash in the manifest
     assert (info["dtype"], info["device"]) == ("float32", "cpu")  # the fixture's override
     assert info["weights"]["source"] == "embedded" and info["weights"]["gguf_sha256"].startswith("a5fd3b62")
     assert info["batch_size"] == load_model("gemma3-270m-demo").batch_size
@@ -233,17 +232,10 @@ def test_finish_reason_length_and_token_counts(embedded_hf) -> None:
 
 
 @pytest.mark.slow
-def test_messages_only_request_is_rendered_once_with_the_chat_template(embedded_hf, monkeypatch) -> None:
-    template = "{{ bos_token }}{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}<assistant>"
-    monkeypatch.setattr(embedded_hf.tokenizer, "chat_template", template, raising=False)
+def test_messages_only_request_is_refused(embedded_hf) -> None:
     messages = ({"role": "system", "content": "You are a doctor."}, {"role": "user", "content": "Hi"})
-    rendered = prompts.render([dict(m) for m in messages], embedded_hf.tokenizer, "system")
-    assert rendered.count("<bos>") == 1
-    from_messages = Request("m", messages, None)
-    from_prompt = dataclasses.replace(from_messages, key="p", messages=None, prompt=rendered)
-    assert embedded_hf.encode([from_messages])[0][1] == embedded_hf.encode([from_prompt])[0][1]
-    a, b = (next(iter(embedded_hf.generate([r], Decoding(max_new_tokens=3)))) for r in (from_messages, from_prompt))
-    assert a.text == b.text
+    with pytest.raises(PersonalibError, match="no rendered prompt"):
+        embedded_hf.encode([Request("m", messages, None)])
 
 
 @pytest.mark.slow

@@ -75,14 +75,14 @@ def test_per_item_long_table(items) -> None:
 
 
 def test_missing_columns_and_unknown_dataset(items) -> None:
-    with pytest.raises(PersonalibError, match="lacks column.*text"):
+    with pytest.raises(PersonalibError, match="needs column.*text"):
         score(generations(ROWS).drop(columns="text"), items)
     bad = generations([("p", "squad", "0", "A")])
     with pytest.raises(PersonalibError, match="unknown dataset.*squad"):
         score(bad, items)
     with pytest.raises(PersonalibError, match="no items table.*mmlu"):
         score(generations([("p", "mmlu", "0", "A")]), {"bbq": items["bbq"]})
-    with pytest.raises(PersonalibError, match="items table for mmlu lacks column.*field"):
+    with pytest.raises(PersonalibError, match="items table for mmlu needs column.*field"):
         score(generations([("p", "mmlu", "0", "A")]), {"mmlu": items["mmlu"].drop(columns="field")})
 
 
