@@ -104,7 +104,7 @@ def check_options(options: GenerateOptions) -> None:
 def _prepare(profile: Profile, options: GenerateOptions) -> Plan:
     """Build the run's plan and read its items before anything is written (clear errors, exit 2)."""
     check_options(options)
-    plan = build_plan(profile, offline=False, models=options.models, datasets=options.datasets,
+    plan = build_plan(profile, offline=None, models=options.models, datasets=options.datasets,
                       persona_sets=options.persona_sets, limit=options.limit)
     plan.read_items()
     if not options.dry_run:

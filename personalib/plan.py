@@ -3,8 +3,9 @@
 `build_plan` checks a run's choices once (the profile's models, `--models`, `--datasets`,
 `--persona-sets`, `--limit`) and returns a lazy `Plan`: model x dataset x persona set x persona x
 item. Building it reads the params and the persona sets only. Item tables are read on first use
-(`Plan.items`), from the cache only when the plan is `offline` (`personalib.tasks.load_task`'s
-`offline`): nothing is downloaded then, and nothing in the environment is changed. Counts fall back
+(`Plan.items`), passing the plan's `offline` to `personalib.tasks.load_task`: True reads local
+files and the cache only and downloads nothing; None lets the environment's offline switches
+decide (`personalib.sources.fetch`). Nothing in the environment is changed. Counts fall back
 to the tasks' declared counts (`Task.n_prompts`: TruthfulQA 817, MMLU 14,042 or the GPT-4
 subsample, BBQ 58,492 or the subsample, attitudes 837, toxicity 1,252) where the items are not
 read (`Plan.dataset_items`). Request keys are never made here: `personalib.runplan.plan_entries`
@@ -86,7 +87,7 @@ class Plan:
     profile: Profile
     persona_sets: dict[str, list[Persona]]
     models: dict[str, PlannedModel]
-    offline: bool
+    offline: bool | None
     limit: int | None = None
     _items: dict[tuple[str, str], pd.DataFrame | SourceMissingError] = field(default_factory=dict, repr=False)
     _counters: dict[str, TokenCounter] = field(default_factory=dict, repr=False)
@@ -189,13 +190,14 @@ def _counts(counter: TokenCounter, texts: list[str]) -> np.ndarray:
 
 
 def build_plan(
-    profile: Profile, *, offline: bool, models: Sequence[str] | None = None,
+    profile: Profile, *, offline: bool | None, models: Sequence[str] | None = None,
     datasets: Sequence[str] | None = None, persona_sets: Sequence[str] | None = None,
     limit: int | None = None,
 ) -> Plan:
     """The plan of `profile` (module doc), restricted to some of its `models`, `datasets` and
-    `persona_sets` (all when None), with the first `limit` items of each dataset. `offline`:
-    item tables are read from local files and the cache only, never downloaded."""
+    `persona_sets` (all when None), with the first `limit` items of each dataset. `offline=True`:
+    item tables are read from local files and the cache only, never downloaded; None: downloads as
+    the environment allows (`PERSONALIB_OFFLINE`, `HF_HUB_OFFLINE`); False: downloads allowed."""
     sets = select_persona_sets(profile, persona_sets)
     chosen = {}
     for ref in choose_models(profile, models):

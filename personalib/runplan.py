@@ -55,10 +55,11 @@ PLAN_COLUMNS: tuple[str, ...] = ("key", "model", "persona_set", "persona", "data
 
 
 def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None, *, task: Any = None,
-               offline: bool = False) -> pd.DataFrame:
+               offline: bool | None = None) -> pd.DataFrame:
     """The dataset's items (docs/DESIGN.md "Items table"), first `limit` rows (spec's or given);
-    from `task` when given (a `load_task` object already made for this spec). `offline`: pinned
-    sources from the cache only (SourceMissingError when one is not there), never downloaded."""
+    from `task` when given (a `load_task` object already made for this spec). `offline=True`:
+    pinned sources from the cache only (SourceMissingError when one is not there); None: the
+    environment's offline switches decide (`personalib.sources.fetch`)."""
     from personalib.tasks import load_task  # the task registry imports heavy optional readers
 
     items = (task or load_task(dataset, offline=offline, **spec.task_kwargs())).items()

@@ -164,7 +164,8 @@ def test_cli_text_and_json(capsys, empty_cache: Path):
 
 def test_offline_is_passed_down_and_the_plan_reads_nothing_until_asked(empty_cache: Path, monkeypatch):
     """`offline=` reaches the sources (no environment switch): an offline plan never tries a
-    download, an online one tries only when items are needed; building a plan reads no items."""
+    download, one that leaves it to the (online) environment tries only when items are needed;
+    building a plan reads no items."""
     import personalib.sources as sources
     from personalib.errors import SourceMissingError
 
@@ -178,7 +179,7 @@ def test_offline_is_passed_down_and_the_plan_reads_nothing_until_asked(empty_cac
     monkeypatch.setattr(sources, "download", no_network)
     profile = load_profile("paper")
     offline = build_plan(profile, models=["gpt-4"], offline=True)
-    online = build_plan(profile, models=["gpt-4"], offline=False)
+    online = build_plan(profile, models=["gpt-4"], offline=None)
     assert tried == []  # lazy: nothing read while building
     table = plan_table(offline)
     assert tried == [] and table.models["gpt-4"].input_tokens is None

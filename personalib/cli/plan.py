@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the plan and print it as text or JSON."""
     profile = load_profile(args.profile)
     models = [m for chunk in args.models or [] for m in chunk.split(",") if m]
-    plan = build_plan(profile, models=models or None, offline=not args.fetch)
+    plan = build_plan(profile, models=models or None, offline=None if args.fetch else True)
     table = plan_table(plan, tokens=args.tokens)
     if args.json:
         json.dump(table.to_json(), sys.stdout, indent=1)

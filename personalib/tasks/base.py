@@ -161,7 +161,7 @@ class Task(ABC):
     """Declared GPT-4 subsample size (mmlu, bbq); None: the dataset has no subsample."""
 
     def __init__(self, *, demo: bool = False, subsample: bool = False, allow_partial: bool = False,
-                 files: Mapping[str, str | Path] | None = None, offline: bool = False) -> None:
+                 files: Mapping[str, str | Path] | None = None, offline: bool | None = None) -> None:
         files = dict(files or {})
         unknown = sorted(set(files) - set(self.file_args))
         if unknown:
@@ -176,7 +176,7 @@ class Task(ABC):
         self.is_demo = demo
         self.subsample = subsample
         self.allow_partial = allow_partial
-        self.offline = offline  # pinned sources from the cache only, never downloaded
+        self.offline = offline              # for `sources.fetch`: True never downloads
         self.files = {key: as_path(value, key) for key, value in files.items()}
         self._items: pd.DataFrame | None = None
 

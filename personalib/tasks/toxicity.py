@@ -102,7 +102,7 @@ class Toxicity(Task):
         path = source_path("sap2022", "largeScale.csv")
         if not path.is_file():
             raise SourceMissingError(missing_message("sap2022", "largeScale.csv", argument="csv"))
-        return fetch("sap2022", "largeScale.csv", offline=self.offline)          # checks it against its recorded sha256
+        return fetch("sap2022", "largeScale.csv")          # checks it against its recorded sha256
 
     def _build(self) -> pd.DataFrame:
         path = self._path()
