@@ -185,7 +185,7 @@ def test_offline_is_passed_down_and_the_plan_reads_nothing_until_asked(empty_cac
     assert tried == [] and table.models["gpt-4"].input_tokens is None
     assert OFFLINE_ENV not in os.environ
     assert plan_table(online).models["gpt-4"].input_tokens is None
-    assert any("truthful_qa" in url for url in tried)  # an online plan tries the pinned source
+    assert any("nyu-mll/BBQ" in url for url in tried)  # an online plan tries the pinned source
 
 
 def test_the_plan_estimate_is_the_dry_run_estimate(tmp_path: Path, monkeypatch):
