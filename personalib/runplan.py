@@ -1,10 +1,12 @@
-"""The requests of a run's plan (`personalib.plan`) and their keys (METHODS 1-3).
+"""Run planning: which requests a generation run sends (METHODS 1-3).
 
 A run's plan is model x dataset x persona set x persona x item. Each planned entry gets its store
 key (`personalib.store.request_key`) from the exact input the backend will see: for a local (hf)
 model the conversation rendered once with the model's own tokenizer (METHODS 2: chat template
 applied once, persona placement resolved once per model), for an API model the chat messages.
-`--shard I/N` keeps the entries whose key falls in shard I (`personalib.store.shard_of`).
+`--shard I/N` keeps the entries whose key falls in shard I (`personalib.store.shard_of`). What
+is planned (models, datasets, persona sets, items) is `personalib.plan.Plan`; keys are made here
+only when a run records what it sends, or when a sharded dry run needs them.
 """
 
 from __future__ import annotations
