@@ -14,9 +14,10 @@ Everything that can be checked is checked before a model is loaded or anything i
 options (`check_options`), params, datasets, persona sets, that the store is a folder this process
 can write in, the API key's environment variable and, with `--max-cost`, the run's API cost
 estimate (the dry run's figure: `personalib.dryrun.api_costs`). A dry run counts from the stored
-grid and makes no keys (`personalib.dryrun`). Every run writes a manifest (`personalib.store.manifest`) with the process that runs it
-and a heartbeat renewed as chunks are stored (at most every `HEARTBEAT_S`), so that `status` can
-tell a run killed with SIGKILL from a live one, and logs each model's persona placement. When the
+grid and makes no keys (`personalib.dryrun`). Every run writes a manifest
+(`personalib.store.manifest`) with the process that runs it and a heartbeat renewed as chunks are
+stored (at most every `HEARTBEAT_S`), so that `status` can tell a run killed with SIGKILL from a
+live one, and logs each model's persona placement. When the
 store cannot be written part way (a full disk), what was stored stays, the summary is printed, the
 manifest is marked failed where it can still be written, and the error says what this run stored.
 """

@@ -133,7 +133,8 @@ class Plan:
                 items = None
         bounds = [b for b in (spec.limit, self.limit) if b is not None]
         if items is not None:
-            origin, n_items = ("demo items" if spec.demo else "local files" if spec.files else "cached source"), len(items)
+            origin = "demo items" if spec.demo else "local files" if spec.files else "cached source"
+            n_items = len(items)
             limited = bool(bounds) and min(bounds) == n_items
         else:
             from personalib.tasks import load_task  # the task registry imports heavy optional readers
