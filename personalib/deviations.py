@@ -80,7 +80,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "(the 810 paraphrased instructions), which needed a run of its own",
         "the attitudes dataset is the 27 statements x 31 instruction variants (837 prompts); every "
         "run of attitudes asks all of them",
-        ("personalib/tasks/attitudes.py:build_items", "personalib/runplan.py:select_datasets"),
+        ("personalib/tasks/attitudes.py:build_items", "personalib/plan.py:select_datasets"),
     ),
     Deviation(
         "hard-coded-paths", "7", "fix",

@@ -10,8 +10,10 @@ count, with the conversation overhead (`personalib.tokens`); output tokens at mo
 
 Not counted here: a request stored under another label (the same prompt for two identical items,
 or one persona in two persona sets) is reused, not sent, by the real run; the dry run counts it as
-to send. With `--shard` the dry run needs each entry's key and takes the slower path of
-`personalib.generate`.
+to send. With `--shard` the dry run needs each entry's key (`personalib.runplan.plan_entries`) and
+counts as the real run does (`personalib.dispatch.pending`), reuse included. The API estimate is
+`personalib.plan.Plan.estimate` of the entries to send; `--max-cost` checks the same figure
+(`api_costs`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from personalib.dispatch import Counts, pending
 from personalib.personas import Persona
+from personalib.plan import Estimate, Plan, PlannedModel
+from personalib.prompts import resolve_placement
+from personalib.runplan import RequestMaker, plan_entries
 from personalib.store import Store
 from personalib.store.index import indexed_files
 
-__all__ = ["StoredGrid", "stored_grid", "bytes_per_generation", "human_size"]
+__all__ = ["DryDataset", "StoredGrid", "api_costs", "bytes_per_generation", "dry_dataset", "human_size",
+           "stored_grid"]
 
 DEFAULT_BYTES_PER_GENERATION = 120
 """Disk per stored generation when the store has none yet to measure (key, labels and a short
@@ -98,3 +105,63 @@ def human_size(n_bytes: float) -> str:
         if n_bytes >= scale:
             return f"{n_bytes / scale:,.1f} {unit}"
     return f"{n_bytes:,.0f} bytes"
+
+
+@dataclass
+class DryDataset:
+    """What a run of one model x dataset would do: its counts, the API estimate of what it would
+    send (API models only) and a note for the summary."""
+
+    counts: Counts
+    cost: dict | None = None
+    note: str | None = None
+
+
+def dry_dataset(store: Store, plan: Plan, model: PlannedModel, dataset: str, maker: RequestMaker,
+                shard: tuple[int, int] | None) -> DryDataset:
+    """Counts and API estimate of one model x dataset of `plan` (module doc): from the stored grid
+    (no keys), or with `shard` from the keyed entries of that shard."""
+    personas, items = plan.personas, plan.items(model, dataset)
+    counts, note = Counts(), None
+    if shard is None:
+        grid = stored_grid(store, model.params.name, dataset, personas, items, maker.settings)
+        counts.planned, counts.skipped = grid.stored.size, grid.n_stored
+        if grid.unknown_settings:
+            note = (f"{model.params.name}/{dataset}: {grid.unknown_settings:,} stored generation(s) carry no "
+                    "settings fingerprint (store format 1) and count as made with the current settings; "
+                    "`python -m personalib upgrade` records theirs")
+        missing = ~grid.stored
+        per_persona, per_item = missing.sum(axis=1), missing.sum(axis=0)
+    else:
+        entries = plan_entries(maker, dataset, items, personas, shard)
+        todo, reusable = pending(store, entries, model.params.name, dataset)
+        to_send = todo[~todo["key"].isin(reusable["key"])] if not reusable.empty else todo
+        counts.planned, counts.skipped = len(entries), len(entries) - len(todo)
+        counts.reused = len(todo) - len(to_send)
+        sent = to_send.drop_duplicates("key")
+        per_persona = np.bincount(sent["p_index"].to_numpy(int), minlength=len(personas))
+        per_item = np.bincount(sent["i_index"].to_numpy(int), minlength=len(items))
+    if not model.params.is_api:
+        return DryDataset(counts, None, note)
+    estimate = plan.estimate(model, dataset, maker.placement, per_persona, per_item)
+    return DryDataset(counts, cost_row(model, dataset, estimate), note)
+
+
+def cost_row(model: PlannedModel, dataset: str, estimate: Estimate) -> dict:
+    """A run summary's API estimate of one model x dataset (tokens rounded)."""
+    return {"model": model.params.name, "dataset": dataset, "requests": estimate.requests,
+            "input_tokens": round(estimate.input_tokens or 0), "output_tokens": round(estimate.output_tokens),
+            "usd": estimate.usd, "method": estimate.method}
+
+
+def api_costs(store: Store, plan: Plan, shard: tuple[int, int] | None) -> list[dict]:
+    """The API estimate (`cost_row`) of every API model x dataset of `plan` for what is not stored:
+    the figures a dry run prints, computed without any backend (API keys are messages, no tokenizer)."""
+    costs = []
+    for model in plan.models.values():
+        if not model.params.is_api:
+            continue
+        maker = RequestMaker(model.params, model.decoding, resolve_placement(model.params, None))
+        for dataset in model.specs:
+            costs.append(dry_dataset(store, plan, model, dataset, maker, shard).cost)
+    return costs

@@ -1,7 +1,8 @@
 """Run orchestration: plan -> requests -> backend -> store (METHODS 2-3).
 
 `generate(profile, options)` plans model x dataset x persona set x persona x item
-(`personalib.runplan`), records the plan, skips every entry already stored, sends the missing
+(`personalib.plan.build_plan`), records each dataset's keyed entries (`personalib.runplan`) before
+anything is sent, skips every entry already stored, sends the missing
 requests to the model's backend (in chunks; a backend that streams, `openai`, gets a dataset at
 once) and appends the results to the store a part per chunk, written on a background thread, so a
 crash loses at most a chunk, the part being written and the requests in flight
@@ -12,21 +13,22 @@ once per label; a request already stored under another label is not sent again (
 Everything that can be checked is checked before a model is loaded or anything is written: the
 options (`check_options`), params, datasets, persona sets, that the store is a folder this process
 can write in, the API key's environment variable and, with `--max-cost`, the run's API cost
-estimate. Every run writes a manifest (`personalib.store.manifest`) with the process that runs it
-and a heartbeat renewed as chunks are stored (at most every `HEARTBEAT_S`), so that `status` can
-tell a run killed with SIGKILL from a live one, and logs each model's persona placement. When the
+estimate (the dry run's figure: `personalib.dryrun.api_costs`). A dry run counts from the stored
+grid and makes no keys (`personalib.dryrun`). Every run writes a manifest
+(`personalib.store.manifest`) with the process that runs it and a heartbeat renewed as chunks are
+stored (at most every `HEARTBEAT_S`), so that `status` can tell a run killed with SIGKILL from a
+live one, and logs each model's persona placement. When the
 store cannot be written part way (a full disk), what was stored stays, the summary is printed, the
 manifest is marked failed where it can still be written, and the error says what this run stored.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,22 +36,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from personalib import prompts
-from personalib.backends.base import Backend, Decoding
+from personalib.backends.base import Backend
 from personalib.dispatch import STREAMING_PART_ROWS, Counts, pending, reuse, send
-from personalib.dryrun import stored_grid
+from personalib.dryrun import api_costs, dry_dataset
 from personalib.errors import ConfigError, PersonalibError
-from personalib.params import DatasetSpec, ModelParams, Profile, effective_decoding, load_model
-from personalib.personas import Persona
-from personalib.runplan import (
-    PLAN_COLUMNS,
-    RequestMaker,
-    estimate_cost,
-    estimate_grid_cost,
-    load_items,
-    plan_entries,
-    select_datasets,
-    select_persona_sets,
-)
+from personalib.params import ModelParams, Profile
+from personalib.plan import Plan, PlannedModel, build_plan
+from personalib.runplan import PLAN_COLUMNS, RequestMaker, plan_entries
 from personalib.runrecord import RunContext, finish
 from personalib.store import ROW_IDENTITY, Store, environment, new_run_id, utc_now
 from personalib.store.index import settings_rows
@@ -81,15 +74,6 @@ class GenerateOptions:
     command: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _ModelRun:
-    ref: str  # as the profile lists it (name or params path)
-    params: ModelParams
-    decoding: Decoding
-    items: dict[str, pd.DataFrame]
-    specs: dict[str, DatasetSpec]
-
-
 def default_factory(store: Store) -> BackendFactory:
     """`personalib.backends.create`, with the Batch API's resumable state kept beside the store."""
 
@@ -118,32 +102,16 @@ def check_options(options: GenerateOptions) -> None:
             raise PersonalibError(f"--shard {index}/{count}: need N >= 1 and 0 <= I < N")
 
 
-def _prepare(profile: Profile, options: GenerateOptions) -> tuple[list[_ModelRun], list[Persona]]:
-    """Load and check everything a run needs before anything is written (clear errors, exit 2)."""
+def _prepare(profile: Profile, options: GenerateOptions) -> Plan:
+    """Build the run's plan and read its items before anything is written (clear errors, exit 2)."""
     check_options(options)
-    persona_sets = select_persona_sets(profile, options.persona_sets)
-    personas = [p for members in persona_sets.values() for p in members]
-    unknown = [m for m in options.models or [] if m not in profile.models]
-    if unknown:
-        raise ConfigError(
-            f"--models: {', '.join(unknown)} not in profile {profile.name!r} (its models: {', '.join(profile.models)})"
-        )
-    cache: dict[str, pd.DataFrame] = {}
-    runs = []
-    for name in dict.fromkeys(options.models or profile.models):
-        params = load_model(name)
-        specs = select_datasets(profile, name, options.datasets)
-        items = {}
-        for dataset, spec in specs.items():
-            token = f"{dataset}:{spec.model_dump_json()}"
-            if token not in cache:
-                cache[token] = load_items(dataset, spec, options.limit)
-            items[dataset] = cache[token]
-        runs.append(_ModelRun(name, params, effective_decoding(params, profile), items, specs))
+    plan = build_plan(profile, offline=None, models=options.models, datasets=options.datasets,
+                      persona_sets=options.persona_sets, limit=options.limit)
+    plan.read_items()
     if not options.dry_run:
-        for run in runs:
-            _check_api_key(run.params)
-    return runs, personas
+        for model in plan.models.values():
+            _check_api_key(model.params)
+    return plan
 
 
 def check(profile: Profile, options: GenerateOptions, out: TextIO = sys.stderr) -> None:
@@ -152,37 +120,36 @@ def check(profile: Profile, options: GenerateOptions, out: TextIO = sys.stderr) 
     _preflight(profile, options, out)
 
 
-def _preflight(profile: Profile, options: GenerateOptions, out: TextIO) -> tuple[list[_ModelRun], list[Persona], Store]:
-    runs, personas = _prepare(profile, options)
+def _preflight(profile: Profile, options: GenerateOptions, out: TextIO) -> tuple[Plan, Store]:
+    plan = _prepare(profile, options)
     store = Store(options.store or profile.store_path(), rows_per_part=options.rows_per_part)
     if not options.dry_run:
         check_store(store.path, "--store" if options.store is not None else "the profile's `store`")
-    if options.max_cost is not None and not any(r.params.is_api for r in runs):
+    api = [m for m in plan.models.values() if m.params.is_api]
+    if options.max_cost is not None and not api:
         print(f"warning: --max-cost applies to API models only; this run has none "
-              f"({', '.join(r.params.name for r in runs)}), so it does not limit anything", file=out, flush=True)
+              f"({', '.join(m.params.name for m in plan.models.values())}), so it does not limit anything",
+              file=out, flush=True)
     elif options.max_cost is not None and not options.dry_run:
-        _check_cost(profile, options, [r.ref for r in runs if r.params.is_api])
-    return runs, personas, store
+        _check_cost(store, plan, options)
+    return plan, store
 
 
-def _check_cost(profile: Profile, options: GenerateOptions, api_models: list[str]) -> None:
+def _check_cost(store: Store, plan: Plan, options: GenerateOptions) -> None:
     """Refuse to start when the API cost estimate of what this run would send exceeds `max_cost`."""
-    if not api_models:
-        return
-    estimate = generate(
-        profile, replace(options, models=api_models, dry_run=True, max_cost=None, progress=False), out=io.StringIO()
-    )
-    unknown = sorted({c["model"] for c in estimate["costs"] if c["usd"] is None})
+    assert options.max_cost is not None
+    costs = api_costs(store, plan, options.shard)
+    unknown = sorted({c["model"] for c in costs if c["usd"] is None})
     if unknown:
         raise ConfigError(
             f"--max-cost: no prices for {', '.join(unknown)}; set api.usd_per_1m_input and "
             "api.usd_per_1m_output in its params file"
         )
-    usd = sum(c["usd"] for c in estimate["costs"])
+    usd = sum(c["usd"] for c in costs)
     if usd > options.max_cost:
         raise PersonalibError(
             f"--max-cost {options.max_cost:,.2f} USD: this run's API estimate is {usd:,.2f} USD "
-            f"({sum(c['requests'] for c in estimate['costs']):,} requests; see --dry-run); nothing was sent. "
+            f"({sum(c['requests'] for c in costs):,} requests; see --dry-run); nothing was sent. "
             "Raise --max-cost, or narrow the run (--models, --datasets, --limit, --shard)"
         )
 
@@ -206,7 +173,7 @@ def _chunk_size(model: ModelParams, options: GenerateOptions) -> int:
     return max(1, min(max(width * 8, floor), options.rows_per_part))
 
 
-def _placement(run: _ModelRun, tokenizer: Any, out: TextIO) -> str:
+def _placement(run: PlannedModel, tokenizer: Any, out: TextIO) -> str:
     placement = prompts.resolve_placement(run.params, tokenizer)
     message = (
         f"model {run.params.name}: persona placement {placement} "
@@ -217,7 +184,7 @@ def _placement(run: _ModelRun, tokenizer: Any, out: TextIO) -> str:
     return placement
 
 
-def _model_manifest(run: _ModelRun, placement: str, backend: Backend | None, tokenizer: Any) -> dict[str, Any]:
+def _model_manifest(run: PlannedModel, placement: str, backend: Backend | None, tokenizer: Any) -> dict[str, Any]:
     return {
         "name": run.params.name,
         "display_name": run.params.display_name,
@@ -251,7 +218,8 @@ def generate(
     skipped; results are stored chunk by chunk.
     """
     options = options or GenerateOptions()
-    runs, personas, store = _preflight(profile, options, out)
+    plan, store = _preflight(profile, options, out)
+    personas = plan.personas
     started = utc_now()
     manifest: dict[str, Any] = {
         "run_id": new_run_id(), "origin": "generated", "status": "running", "profile": profile.name,
@@ -264,8 +232,8 @@ def generate(
     ctx = RunContext(store, options, personas, manifest, out)
     error: BaseException | None = None
     try:
-        for run in runs:
-            _run_model(ctx, run, backend_factory or default_factory(store))
+        for run in plan.models.values():
+            _run_model(ctx, plan, run, backend_factory or default_factory(store))
         manifest["status"] = "completed"
     except BaseException as exc:  # stored chunks stay; the manifest and summary say what happened
         manifest["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
@@ -278,7 +246,7 @@ def generate(
     }  # fmt: skip
 
 
-def _run_model(ctx: RunContext, run: _ModelRun, factory: BackendFactory) -> None:
+def _run_model(ctx: RunContext, plan: Plan, run: PlannedModel, factory: BackendFactory) -> None:
     backend = None if ctx.options.dry_run else factory(run.params)
     try:
         tokenizer = getattr(backend, "tokenizer", None) if backend is not None else _tokenizer_only(run.params)
@@ -291,21 +259,22 @@ def _run_model(ctx: RunContext, run: _ModelRun, factory: BackendFactory) -> None
         ctx.manifest["models"].append(entry)
         _warn_other_settings(ctx, run.params.name, maker.settings)
         if backend is not None:
-            _record_plans(ctx, run, maker, entry)
-        todo = list(run.items)
+            _record_plans(ctx, plan, run, maker, entry)
+        todo = list(run.specs)
         try:
             while todo:
                 dataset = todo[0]
                 counts = Counts()
                 try:
-                    if backend is None and ctx.options.shard is None:  # counts, no plan: personalib.dryrun
-                        _dry_counts(ctx, run, dataset, maker, counts)
+                    if backend is None:  # counts and API estimate, nothing sent: personalib.dryrun
+                        dry = dry_dataset(ctx.store, plan, run, dataset, maker, ctx.options.shard)
+                        counts.add(dry.counts)
+                        ctx.costs.extend([dry.cost] if dry.cost else [])
+                        ctx.notes.extend([dry.note] if dry.note else [])
                         continue
-                    if backend is None:
-                        entries = plan_entries(maker, dataset, run.items[dataset], ctx.personas, ctx.options.shard)
-                    else:
-                        entries = _planned_entries(ctx, entry["datasets"][dataset]["plan"], run.items[dataset])
-                    _run_dataset(ctx, run, dataset, run.items[dataset], entries, maker, backend, entry, counts)
+                    items = plan.items(run, dataset)
+                    entries = _planned_entries(ctx, entry["datasets"][dataset]["plan"], items)
+                    _run_dataset(ctx, run, dataset, items, entries, maker, backend, entry, counts)
                 finally:
                     _account(ctx, run, entry, todo.pop(0), counts)
         finally:  # datasets a stopped run never reached: planned (recorded), nothing done
@@ -317,7 +286,7 @@ def _run_model(ctx: RunContext, run: _ModelRun, factory: BackendFactory) -> None
             backend.close()
 
 
-def _account(ctx: RunContext, run: _ModelRun, entry: dict[str, Any], dataset: str, counts: Counts) -> None:
+def _account(ctx: RunContext, run: PlannedModel, entry: dict[str, Any], dataset: str, counts: Counts) -> None:
     """Add one dataset's counts to the model's, the run's and the summary's."""
     ctx.total.add(counts)
     model_counts = Counts(**entry["counts"])
@@ -326,12 +295,12 @@ def _account(ctx: RunContext, run: _ModelRun, entry: dict[str, Any], dataset: st
     ctx.rows.append({"model": run.params.name, "dataset": dataset, "counts": asdict(counts)})
 
 
-def _record_plans(ctx: RunContext, run: _ModelRun, maker: RequestMaker, entry: dict[str, Any]) -> None:
-    """Store the plan of every dataset of the model, and the manifest, before anything is sent.
-
-    So a run killed at any point has recorded all it meant to do (`status` reports it missing).
+def _record_plans(ctx: RunContext, plan: Plan, run: PlannedModel, maker: RequestMaker, entry: dict[str, Any]) -> None:
+    """Store the keyed entries of every dataset of the model, and the manifest, before anything is
+    sent. So a run killed at any point has recorded all it meant to do (`status` reports it missing).
     """
-    for dataset, items in run.items.items():
+    for dataset in run.specs:
+        items = plan.items(run, dataset)
         entries = plan_entries(maker, dataset, items, ctx.personas, ctx.options.shard)
         entry["datasets"][dataset] = {
             "source": run.specs[dataset].model_dump(), "n_items": len(items), "planned": len(entries),
@@ -355,12 +324,12 @@ def _planned_entries(ctx: RunContext, digest: str | None, items: pd.DataFrame) -
 
 def _run_dataset(
     ctx: RunContext,
-    run: _ModelRun,
+    run: PlannedModel,
     dataset: str,
     items: pd.DataFrame,
     entries: pd.DataFrame,
     maker: RequestMaker,
-    backend: Backend | None,
+    backend: Backend,
     entry: dict[str, Any],
     counts: Counts,
 ) -> None:
@@ -368,13 +337,6 @@ def _run_dataset(
     counts.planned = len(entries)
     todo, reusable = pending(ctx.store, entries, run.params.name, dataset)
     counts.skipped = counts.planned - len(todo)
-    if backend is None:  # dry run: count, and estimate what an API model would cost
-        to_send = todo[~todo["key"].isin(reusable["key"])] if not reusable.empty else todo
-        counts.reused = len(todo) - len(to_send)
-        if run.params.is_api:
-            estimate = estimate_cost(maker, ctx.personas, items, to_send)
-            ctx.costs.append({"model": run.params.name, "dataset": dataset, **estimate})
-        return
     rest = reuse(ctx.store, todo, reusable, maker, ctx.run_id)
     counts.reused = len(todo) - len(rest)
     desc = f"{run.params.name}/{dataset}"
@@ -402,22 +364,6 @@ def _warn_other_settings(ctx: RunContext, model: str, settings: str) -> None:
                    "profile's current settings")
         log.warning(message)
         print(message, file=ctx.out, flush=True)
-
-
-def _dry_counts(ctx: RunContext, run: _ModelRun, dataset: str, maker: RequestMaker, counts: Counts) -> None:
-    """A dry run's counts of one model x dataset from the stored grid (personalib.dryrun), and the
-    API cost of what is missing."""
-    items = run.items[dataset]
-    grid = stored_grid(ctx.store, run.params.name, dataset, ctx.personas, items, maker.settings)
-    counts.planned = grid.stored.size
-    counts.skipped = grid.n_stored
-    if grid.unknown_settings:
-        ctx.notes.append(f"{run.params.name}/{dataset}: {grid.unknown_settings:,} stored generation(s) carry no "
-                         "settings fingerprint (store format 1) and count as made with the current settings; "
-                         "`python -m personalib upgrade` records theirs")
-    if run.params.is_api:
-        estimate = estimate_grid_cost(maker, ctx.personas, items, ~grid.stored)
-        ctx.costs.append({"model": run.params.name, "dataset": dataset, **estimate})
 
 
 def _tokenizer_only(model: ModelParams) -> Any:

@@ -4,7 +4,9 @@ A run's plan is model x dataset x persona set x persona x item. Each planned ent
 key (`personalib.store.request_key`) from the exact input the backend will see: for a local (hf)
 model the conversation rendered once with the model's own tokenizer (METHODS 2: chat template
 applied once, persona placement resolved once per model), for an API model the chat messages.
-`--shard I/N` keeps the entries whose key falls in shard I (`personalib.store.shard_of`).
+`--shard I/N` keeps the entries whose key falls in shard I (`personalib.store.shard_of`). What
+is planned (models, datasets, persona sets, items) is `personalib.plan.Plan`; keys are made here
+only when a run records what it sends, or when a sharded dry run needs them.
 """
 
 from __future__ import annotations
@@ -13,29 +15,17 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from personalib import DATASETS, canonical
+from personalib import canonical
 from personalib.backends.base import Decoding, Request
-from personalib.errors import ConfigError
-from personalib.params import DatasetSpec, ModelParams, Profile
-from personalib.personas import BUILTIN_SETS, Persona, load_persona_set, persona_set_name
+from personalib.params import DatasetSpec, ModelParams
+from personalib.personas import Persona
 from personalib.store import canonical_json, normalize_decoding, request_key, shard_of
 
-__all__ = [
-    "PLAN_COLUMNS",
-    "RequestMaker",
-    "estimate_cost",
-    "estimate_grid_cost",
-    "load_items",
-    "plan_entries",
-    "select_datasets",
-    "select_persona_sets",
-]
+__all__ = ["PLAN_COLUMNS", "RequestMaker", "load_items", "plan_entries"]
 
 _CANONICAL = canonical.ENCODER  # the store key's canonical JSON encoder, built once
 
@@ -66,57 +56,15 @@ def _payload_json(payload: dict[str, Any]) -> str:
 PLAN_COLUMNS: tuple[str, ...] = ("key", "model", "persona_set", "persona", "dataset", "item_id", "p_index", "i_index")
 
 
-def select_datasets(profile: Profile, model: str, names: Sequence[str] | None) -> dict[str, DatasetSpec]:
-    """The profile's dataset sources for `model` (as the profile lists it, with its `model_datasets`
-    overrides), restricted to `names` (all when None)."""
-    specs = profile.datasets_for(model)
-    if names is None:
-        return specs
-    unknown = [n for n in names if n not in DATASETS]
-    if unknown:
-        raise ConfigError(f"--datasets: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(DATASETS)}")
-    absent = [n for n in names if n not in specs]
-    if absent:
-        raise ConfigError(
-            f"--datasets: profile {profile.name!r} has no source for {', '.join(absent)} "
-            f"(its datasets: {', '.join(specs)}); add it under `datasets:` in the profile"
-        )
-    return {n: specs[n] for n in dict.fromkeys(names)}
-
-
-def select_persona_sets(profile: Profile, names: Sequence[str] | None) -> dict[str, list[Persona]]:
-    """Set name -> personas: the profile's sets (its `personas` filter applied), or `names`.
-
-    A name is one of the profile's persona sets (as listed there, or its set name), a built-in set
-    (`regular`, `empty`, `control`) or the path of a persona-set YAML file (METHODS 1).
-    """
-    sets = profile.load_personas()
-    if names is None:
-        return sets
-    listed = {name: persona_set_name(ref) for name, ref in zip(profile.persona_sets, profile.persona_set_refs())}
-    chosen: dict[str, list[Persona]] = {}
-    for name in dict.fromkeys(names):
-        set_name = listed.get(name, name)
-        if set_name in sets:
-            chosen[set_name] = sets[set_name]
-        elif name in BUILTIN_SETS or Path(name).is_file():
-            personas = load_persona_set(name if name in BUILTIN_SETS else Path(name))
-            chosen[personas[0].set_name] = personas
-        else:
-            raise ConfigError(
-                f"--persona-sets: unknown persona set {name!r}; use one of the profile's "
-                f"({', '.join(profile.persona_sets)}), a built-in set ({', '.join(BUILTIN_SETS)}) "
-                "or the path of a persona-set YAML file"
-            )
-    return chosen
-
-
-def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None, *, task: Any = None) -> pd.DataFrame:
+def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None, *, task: Any = None,
+               offline: bool | None = None) -> pd.DataFrame:
     """The dataset's items (docs/DESIGN.md "Items table"), first `limit` rows (spec's or given);
-    from `task` when given (a `load_task` object already made for this spec)."""
+    from `task` when given (a `load_task` object already made for this spec). `offline=True`:
+    pinned sources from the cache only (SourceMissingError when one is not there); None: the
+    environment's offline switches decide (`personalib.sources.fetch`)."""
     from personalib.tasks import load_task  # the task registry imports heavy optional readers
 
-    items = (task or load_task(dataset, **spec.task_kwargs())).items()
+    items = (task or load_task(dataset, offline=offline, **spec.task_kwargs())).items()
     bounds = [b for b in (spec.limit, limit) if b is not None]
     if bounds:
         items = items.head(min(bounds))
@@ -210,48 +158,3 @@ def plan_entries(
     rows["model"] = [maker.model.name] * n
     rows["dataset"] = [dataset] * n
     return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
-
-
-def _token_parts(maker: RequestMaker, personas: Sequence[Persona], items: pd.DataFrame
-                 ) -> tuple[np.ndarray, np.ndarray, float, str]:
-    """Token counts of each persona statement and each prompt, the per-request overhead (chat
-    template or API framing, and the joiner of a prepended persona) and the counting method."""
-    from personalib.prompts import persona_statement
-    from personalib.tokens import conversation_overhead, token_counter
-
-    counter = token_counter(maker.model)
-    overhead = conversation_overhead(maker.model, counter, maker.placement)
-    joiner = 0.0 if maker.placement == "system" else counter.total(["\n\n"])
-    statements = np.asarray(counter.count_many([persona_statement(p) for p in personas]), float)
-    prompts = np.asarray(counter.count_many(items["prompt"].tolist()), float)
-    return statements, prompts, overhead + joiner, counter.method
-
-
-def _cost(maker: RequestMaker, n_requests: int, n_input: float, method: str) -> dict:
-    from personalib.tokens import cost_usd
-
-    n_output = float(n_requests * maker.decoding.max_new_tokens)
-    return {"requests": n_requests, "input_tokens": round(n_input), "output_tokens": round(n_output),
-            "usd": cost_usd(maker.model, n_input, n_output), "method": method}
-
-
-def estimate_cost(maker: RequestMaker, personas: Sequence[Persona], items: pd.DataFrame, entries: pd.DataFrame) -> dict:
-    """Input/output tokens and USD of sending `entries` once per distinct key (API models).
-
-    Input tokens per request: persona statement + prompt + the conversation overhead, counted as
-    in `personalib.tokens` (the model's tokenizer when local, tiktoken when cached, else 4
-    characters per token); output tokens: the upper bound max_new_tokens. Prices: params `api`.
-    """
-    statements, prompts, per_request, method = _token_parts(maker, personas, items)
-    sent = entries.drop_duplicates("key")
-    n_input = float(statements[sent["p_index"].to_numpy(int)].sum() + prompts[sent["i_index"].to_numpy(int)].sum())
-    return _cost(maker, len(sent), n_input + len(sent) * per_request, method)
-
-
-def estimate_grid_cost(maker: RequestMaker, personas: Sequence[Persona], items: pd.DataFrame,
-                       missing: np.ndarray) -> dict:
-    """`estimate_cost` of sending every entry of a personas x items boolean matrix `missing`."""
-    statements, prompts, per_request, method = _token_parts(maker, personas, items)
-    n = int(missing.sum())
-    n_input = float(statements @ missing.sum(axis=1) + prompts @ missing.sum(axis=0))
-    return _cost(maker, n, n_input + n * per_request, method)

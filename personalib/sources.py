@@ -288,11 +288,13 @@ def _verify_cached(source: Source, spec: SourceFile, path: Path) -> None:
     _write_sidecar(path, record)
 
 
-def fetch(name: str, path: str, *, base_url: str | None = None) -> Path:
+def fetch(name: str, path: str, *, base_url: str | None = None, offline: bool | None = None) -> Path:
     """Local path of a source file, downloading it into the cache on first use (module doc).
 
     `base_url` replaces the pinned URL prefix (a mirror with the same layout; tests use a local
-    server). Raises SourceMissingError when the file is not cached and cannot be downloaded.
+    server). `offline=True` never downloads (only a cached copy is used), `offline=False` may;
+    None follows the environment (`is_offline`). Raises SourceMissingError when the file is not
+    cached and cannot be downloaded.
     """
     source = get_source(name)
     spec = source.file(path)
@@ -303,10 +305,11 @@ def fetch(name: str, path: str, *, base_url: str | None = None) -> Path:
     url = source.url(path, base_url)
     if url is None or source.base_url is None:
         raise SourceMissingError(missing_message(name, path))
-    if is_offline(source, mirror=base_url is not None):
+    if offline if offline is not None else is_offline(source, mirror=base_url is not None):
+        reason = "offline=True was passed" if offline else f"{OFFLINE_ENV} or HF_HUB_OFFLINE is set"
         raise SourceMissingError(
             f"{source.title}: {path} is not in the cache and downloads are off "
-            f"({OFFLINE_ENV} or HF_HUB_OFFLINE is set). Get it from {url} "
+            f"({reason}). Get it from {url} "
             f"(revision {source.revision}) and put it at {dest}, or unset the variable.")
     actual = download(url, dest, sha256=spec.sha256, size=spec.size)
     stat = dest.stat()

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from personalib.errors import ConfigError
 from personalib.params import ModelParams, resolve_path
 from personalib.prompts import Placement, build_messages, render
@@ -133,20 +135,22 @@ def conversation_overhead(model: ModelParams, counter: TokenCounter, placement: 
     return max(0.0, counter.total([text]) - content)
 
 
-def input_tokens(
-    counter: TokenCounter, statements: Sequence[str], prompts: Sequence[str], placement: Placement,
-    overhead: float,
-) -> float:
-    """Input tokens of every persona x prompt conversation (additive count, module doc).
+def request_overhead(model: ModelParams, counter: TokenCounter, placement: Placement) -> float:
+    """Tokens of one request beyond its persona statement and prompt: the conversation overhead,
+    plus the "\\n\\n" that joins statement and prompt for `user`/`completion` placement."""
+    joiner = 0.0 if placement == "system" else counter.total(["\n\n"])
+    return conversation_overhead(model, counter, placement) + joiner
 
-    `statements` are the persona statements ("" for no persona), `prompts` the item prompts;
-    `user`/`completion` placement adds the "\\n\\n" that joins statement and prompt.
+
+def input_tokens(statements: np.ndarray, prompts: np.ndarray, per_request: float, per_persona: np.ndarray,
+                 per_item: np.ndarray) -> float:
+    """Input tokens of a set of persona x prompt conversations (additive count, module doc).
+
+    `statements[p]`/`prompts[i]` are the token counts of each persona statement and item prompt;
+    the set has `per_persona[p]` conversations of persona p and `per_item[i]` of item i, each with
+    `per_request` more tokens (`request_overhead`).
     """
-    n_p, n_i = len(statements), len(prompts)
-    total = n_i * counter.total(statements) + n_p * counter.total(prompts) + n_p * n_i * overhead
-    if placement != "system":
-        total += n_p * n_i * counter.total(["\n\n"])
-    return total
+    return float(statements @ per_persona + prompts @ per_item + per_persona.sum() * per_request)
 
 
 def cost_usd(model: ModelParams, n_input: float | None, n_output: float | None) -> float | None:

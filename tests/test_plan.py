@@ -1,4 +1,5 @@
-"""Dry-run plan (personalib.plan, `python -m personalib plan`): counts, tokens, cost, JSON."""
+"""The plan (personalib.plan, personalib.plan_table, `python -m personalib plan`): counts, tokens,
+cost, JSON, offline reading; the plan's estimate is the dry run's."""
 
 from __future__ import annotations
 
@@ -14,25 +15,31 @@ from personalib.cli import plan as plan_cli
 from personalib.errors import ConfigError
 from personalib.params import load_model, load_profile
 from personalib.personas import all_personas
-from personalib.plan import ROW_COLUMNS, build_plan
+from personalib.plan import build_plan
+from personalib.plan_table import ROW_COLUMNS, PlanTable, plan_table
 from personalib.prompts import build_messages
 from personalib.sources import OFFLINE_ENV
 from personalib.tasks import TASKS, load_task
 from personalib.tokens import CHARS_PER_TOKEN, OPENAI_TOKENS_PER_MESSAGE, OPENAI_TOKENS_PER_REPLY
+
+def _table(profile, *, models=None, tokens: bool = False) -> PlanTable:
+    """The `plan` command's table of an offline plan (what the command shows without --fetch)."""
+    return plan_table(build_plan(profile, models=models, offline=True), tokens=tokens)
+
 
 STUDY_ITEMS = {"truthfulqa": 817, "mmlu": 14_042, "bbq": 58_492, "attitudes": 837, "toxicity": 1_252}
 
 
 @pytest.fixture()
 def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No data source in the cache, and the offline switch unset (plan must set it itself)."""
+    """No data source in the cache, and the offline switch unset (the plan reads offline by itself)."""
     monkeypatch.setenv("PERSONALIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv(OFFLINE_ENV, raising=False)
     return tmp_path / "cache"
 
 
 def test_paper_counts_per_open_model(empty_cache: Path):
-    plan = build_plan(load_profile("paper"))
+    plan = _table(load_profile("paper"))
     assert sum(STUDY_ITEMS.values()) == 75_440
     for name in ("mixtral", "zephyr", "mistral", "gemma-7b", "gemma-2b", "gpt-3.5"):
         mp = plan.models[name]
@@ -44,12 +51,12 @@ def test_paper_counts_per_open_model(empty_cache: Path):
     items = dict(zip(gpt4["dataset"], gpt4["items"]))
     assert items["mmlu"] == TASKS["mmlu"].subsample_prompts and items["bbq"] == TASKS["bbq"].subsample_prompts
     assert items["truthfulqa"] == 817
-    assert OFFLINE_ENV not in os.environ  # the offline switch is restored
+    assert OFFLINE_ENV not in os.environ  # the environment is left alone
     assert not empty_cache.exists() or not any(empty_cache.rglob("*.parquet"))  # nothing downloaded
 
 
 def test_paper_api_estimates_without_data(empty_cache: Path):
-    plan = build_plan(load_profile("paper"), models=["gpt-4", "mistral"])
+    plan = _table(load_profile("paper"), models=["gpt-4", "mistral"])
     gpt4, mistral = plan.models["gpt-4"], plan.models["mistral"]
     assert gpt4.token_method == "estimate: 4 characters per token" and gpt4.placement == "system"
     assert gpt4.output_tokens == gpt4.prompts * 100
@@ -62,7 +69,7 @@ def test_paper_api_estimates_without_data(empty_cache: Path):
 
 def test_demo_counts_come_from_the_demo_items():
     profile = load_profile("demo")
-    plan = build_plan(profile, tokens=True)
+    plan = _table(profile, tokens=True)
     mp = plan.models["gemma3-270m-demo"]
     n_items = {d: len(load_task(d, demo=True).items()) for d in STUDY_ITEMS}
     assert mp.personas == len(profile.personas) == 17
@@ -95,7 +102,7 @@ def test_api_input_tokens_and_cost_from_local_files(reference_dir: Path, tmp_pat
         "persona_sets": ["regular", "empty", "control"], "store": "s", "reports": "r",
     }))
     monkeypatch.setitem(__import__("sys").modules, "tiktoken", None)
-    plan = build_plan(load_profile(profile_path))
+    plan = _table(load_profile(profile_path))
     mp = plan.models["gpt-4"]
     prompts = list(load_task("truthfulqa", data_files=data).items()["prompt"])
     assert len(prompts) == 817 and mp.prompts == 193 * 817
@@ -114,13 +121,13 @@ def test_limit_and_unknown_model(tmp_path: Path):
         "name": "lim", "models": ["zephyr"], "datasets": {"mmlu": {"limit": 100}, "truthfulqa": {}},
         "persona_sets": ["empty", "control"], "store": "s", "reports": "r",
     }))
-    plan = build_plan(load_profile(path))
+    plan = _table(load_profile(path))
     rows = plan.rows.set_index(["dataset", "persona_set"])
     assert rows.loc[("mmlu", "control"), "prompts"] == 30 * 100
     assert rows.loc[("truthfulqa", "empty"), "prompts"] == 817
     assert plan.models["zephyr"].prompts == 31 * 917
     with pytest.raises(ConfigError, match="--models: gpt-4 not in profile 'lim'"):
-        build_plan(load_profile(path), models=["gpt-4"])
+        build_plan(load_profile(path), models=["gpt-4"], offline=True)
 
 
 def _run(capsys, *argv: str) -> str:
@@ -153,3 +160,46 @@ def test_cli_text_and_json(capsys, empty_cache: Path):
     assert data["models"]["gpt-4"]["token_method"] == "estimate: 4 characters per token"
     assert data["total"]["prompts"] == 14_559_920 + data["models"]["gpt-4"]["prompts"]
     assert {r["dataset"] for r in data["rows"]} == set(STUDY_ITEMS) and len(data["rows"]) == 2 * 5 * 3
+
+
+def test_offline_is_passed_down_and_the_plan_reads_nothing_until_asked(empty_cache: Path, monkeypatch):
+    """`offline=` reaches the sources (no environment switch): an offline plan never tries a
+    download, one that leaves it to the (online) environment tries only when items are needed;
+    building a plan reads no items."""
+    import personalib.sources as sources
+    from personalib.errors import SourceMissingError
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    tried: list[str] = []
+
+    def no_network(url: str, dest: Path, **_: object) -> str:
+        tried.append(url)
+        raise SourceMissingError(f"no network in this test: {url}")
+
+    monkeypatch.setattr(sources, "download", no_network)
+    profile = load_profile("paper")
+    offline = build_plan(profile, models=["gpt-4"], offline=True)
+    online = build_plan(profile, models=["gpt-4"], offline=None)
+    assert tried == []  # lazy: nothing read while building
+    table = plan_table(offline)
+    assert tried == [] and table.models["gpt-4"].input_tokens is None
+    assert OFFLINE_ENV not in os.environ
+    assert plan_table(online).models["gpt-4"].input_tokens is None
+    assert any("nyu-mll/BBQ" in url for url in tried)  # an online plan tries the pinned source
+
+
+def test_the_plan_estimate_is_the_dry_run_estimate(tmp_path: Path, monkeypatch):
+    """`plan` and `generate --dry-run` give one estimate: on an empty store the dry run's tokens and
+    requests per dataset are the plan table's."""
+    import io
+
+    from personalib.generate import GenerateOptions, generate
+    from tests.test_generate import _write_profile
+
+    monkeypatch.setenv("PERSONALIB_ECHO_KEY", "k")
+    profile = load_profile(_write_profile(tmp_path))
+    rows = plan_table(build_plan(profile, offline=True)).rows.groupby("dataset", sort=False)
+    dry = generate(profile, GenerateOptions(dry_run=True, progress=False), out=io.StringIO())
+    assert [(c["dataset"], c["requests"], c["input_tokens"], c["output_tokens"]) for c in dry["costs"]] == [
+        (d, int(g["prompts"].sum()), round(g["input_tokens"].sum()), round(g["output_tokens"].sum())) for d, g in rows
+    ]

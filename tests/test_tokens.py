@@ -6,6 +6,7 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 try:  # the tiny offline tokenizers of test_prompts (tests/ as a package or as a plain folder)
@@ -25,6 +26,7 @@ from personalib.tokens import (
     cost_usd,
     hf_counter,
     input_tokens,
+    request_overhead,
     tiktoken_cache_file,
     token_counter,
 )
@@ -42,15 +44,24 @@ def test_char_estimate():
 
 @pytest.mark.parametrize("placement", ["system", "user"])
 def test_input_tokens_is_the_sum_over_every_conversation(placement):
-    """The additive formula equals brute force over each persona x prompt conversation (char estimate)."""
+    """The additive formula equals brute force over the chosen persona x prompt conversations
+    (every one, and a ragged subset, as a dry run sends), with the API framing (char estimate)."""
     counter = char_estimate()
-    overhead = 7.0
-    brute = 0.0
-    for statement in STATEMENTS:
-        for prompt in PROMPTS:
-            messages = build_messages(statement.removeprefix("You are ").removesuffix("."), prompt, placement)
-            brute += sum(len(m["content"]) for m in messages) / CHARS_PER_TOKEN + overhead
-    assert input_tokens(counter, STATEMENTS, PROMPTS, placement, overhead) == pytest.approx(brute)
+    model = load_model("gpt-4")
+    overhead = conversation_overhead(model, counter, placement)
+    chosen = np.array([[1, 1, 1], [0, 1, 0], [1, 0, 1]], bool)
+    statements = np.asarray(counter.count_many(STATEMENTS))
+    prompts = np.asarray(counter.count_many(PROMPTS))
+    per_request = request_overhead(model, counter, placement)
+    for grid in (np.ones_like(chosen), chosen):
+        brute = 0.0
+        for p, statement in enumerate(STATEMENTS):
+            for i, prompt in enumerate(PROMPTS):
+                if grid[p, i]:
+                    messages = build_messages(statement.removeprefix("You are ").removesuffix("."), prompt, placement)
+                    brute += sum(len(m["content"]) for m in messages) / CHARS_PER_TOKEN + overhead
+        counted = input_tokens(statements, prompts, per_request, grid.sum(axis=1), grid.sum(axis=0))
+        assert counted == pytest.approx(brute)
 
 
 def test_hf_counter_counts_without_special_tokens():

@@ -20,7 +20,8 @@ import sys
 
 from personalib.dryrun import bytes_per_generation, human_size
 from personalib.params import load_profile
-from personalib.plan import ModelPlan, Plan, build_plan
+from personalib.plan import build_plan
+from personalib.plan_table import ModelTotals, PlanTable, plan_table
 from personalib.store import Store
 
 
@@ -37,45 +38,47 @@ def run(args: argparse.Namespace) -> int:
     """Build the plan and print it as text or JSON."""
     profile = load_profile(args.profile)
     models = [m for chunk in args.models or [] for m in chunk.split(",") if m]
-    plan = build_plan(profile, models=models or None, fetch=args.fetch, tokens=args.tokens)
+    plan = build_plan(profile, models=models or None, offline=None if args.fetch else True)
+    table = plan_table(plan, tokens=args.tokens)
     if args.json:
-        json.dump(plan.to_json(), sys.stdout, indent=1)
+        json.dump(table.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(format_plan(plan))
+        sys.stdout.write(format_plan(table))
     return 0
 
 
-def format_plan(plan: Plan) -> str:
+def format_plan(table: PlanTable) -> str:
     """The plan as a readable report: one table per model, then the totals and notes."""
-    profile = plan.profile
-    sets = " + ".join(f"{name} {n}" for name, n in plan.persona_sets.items())
-    n_personas = sum(plan.persona_sets.values())
+    profile = table.plan.profile
+    persona_sets = {name: len(members) for name, members in table.plan.persona_sets.items()}
+    sets = " + ".join(f"{name} {n}" for name, n in persona_sets.items())
+    n_personas = sum(persona_sets.values())
     lines = [
         f"Plan for profile {profile.name!r}: {profile.description}".rstrip(": "),
         f"Persona sets: {sets} = {n_personas} personas"
         + ("" if profile.personas is None else " (the profile's `personas` subset)"),
         "",
     ]
-    for name, model_plan in plan.models.items():
-        lines += _model_block(plan, name, model_plan)
-    total = sum(m.prompts for m in plan.models.values())
+    for name, totals in table.models.items():
+        lines += _model_block(table, name, totals)
+    total = sum(m.prompts for m in table.models.values())
     lines.append(f"All models: {total:,} generations" + (f" ({_millions(total)})" if total >= 1e5 else ""))
     per_row, source = bytes_per_generation(Store(profile.store_path()))
     lines.append(f"Disk for all of them in the store: about {human_size(total * per_row)} "
                  f"({per_row:,.0f} bytes per generation, {source}; `generate --dry-run` gives what is still missing)")
-    costs = [m.usd for m in plan.models.values() if m.model.is_api]
+    costs = [m.usd for m in table.models.values() if m.model.params.is_api]
     if costs and None not in costs:
         lines.append(f"API cost estimate, all models: ${sum(costs):,.2f}")
-    for note in plan.notes:
+    for note in table.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines) + "\n"
 
 
-def _model_block(plan: Plan, name: str, mp: ModelPlan) -> list[str]:
-    model = mp.model
-    rows = plan.rows[plan.rows["model"] == name]
-    sets = list(plan.persona_sets)
+def _model_block(table: PlanTable, name: str, mp: ModelTotals) -> list[str]:
+    model = mp.model.params
+    rows = table.rows[table.rows["model"] == name]
+    sets = list(table.plan.persona_sets)
     where = f"{model.backend}, {model.model_id}"
     placement = f"; placement {mp.placement}" if mp.placement else ""
     lines = [f"{name} ({model.display_name}; {where}{placement}; max_new_tokens {mp.max_new_tokens})"]
