@@ -19,12 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personalib import DATASETS
 from personalib.backends.base import Decoding, Request
 from personalib.errors import ConfigError
 from personalib.params import DatasetSpec, ModelParams, Profile
 from personalib.personas import BUILTIN_SETS, Persona, load_persona_set, persona_set_name
 from personalib.store import canonical_json, normalize_decoding, request_key, shard_of
+from personalib.tasks import registry
+from personalib.tasks.registry import load_items
 
 __all__ = [
     "PLAN_COLUMNS",
@@ -73,9 +74,10 @@ def select_datasets(profile: Profile, model: str, names: Sequence[str] | None) -
     specs = profile.datasets_for(model)
     if names is None:
         return specs
-    unknown = [n for n in names if n not in DATASETS]
+    known = registry.names()
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"--datasets: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(DATASETS)}")
+        raise ConfigError(f"--datasets: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(known)}")
     absent = [n for n in names if n not in specs]
     if absent:
         raise ConfigError(
@@ -110,18 +112,6 @@ def select_persona_sets(profile: Profile, names: Sequence[str] | None) -> dict[s
                 "or the path of a persona-set YAML file"
             )
     return chosen
-
-
-def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None, *, task: Any = None) -> pd.DataFrame:
-    """The dataset's items (docs/DESIGN.md "Items table"), first `limit` rows (spec's or given);
-    from `task` when given (a `load_task` object already made for this spec)."""
-    from personalib.tasks import load_task  # the task registry imports heavy optional readers
-
-    items = (task or load_task(dataset, **spec.task_kwargs())).items()
-    bounds = [b for b in (spec.limit, limit) if b is not None]
-    if bounds:
-        items = items.head(min(bounds))
-    return items.reset_index(drop=True)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from personalib.personas import all_personas
 from personalib.plan import ROW_COLUMNS, build_plan
 from personalib.prompts import build_messages
 from personalib.sources import OFFLINE_ENV
-from personalib.tasks import TASKS, load_task
+from personalib.tasks import load_task, registry
 from personalib.tokens import CHARS_PER_TOKEN, OPENAI_TOKENS_PER_MESSAGE, OPENAI_TOKENS_PER_REPLY
 
 STUDY_ITEMS = {"truthfulqa": 817, "mmlu": 14_042, "bbq": 58_492, "attitudes": 837, "toxicity": 1_252}
@@ -42,7 +42,8 @@ def test_paper_counts_per_open_model(empty_cache: Path):
         assert rows.groupby("persona_set")["personas"].first().to_dict() == {"regular": 162, "empty": 1, "control": 30}
     gpt4 = plan.rows[(plan.rows["model"] == "gpt-4") & (plan.rows["persona_set"] == "regular")]
     items = dict(zip(gpt4["dataset"], gpt4["items"]))
-    assert items["mmlu"] == TASKS["mmlu"].subsample_prompts and items["bbq"] == TASKS["bbq"].subsample_prompts
+    assert items["mmlu"] == registry.spec("mmlu").subsample.prompts == 10_219
+    assert items["bbq"] == registry.spec("bbq").subsample.prompts == 5_788
     assert items["truthfulqa"] == 817
     assert OFFLINE_ENV not in os.environ  # the offline switch is restored
     assert not empty_cache.exists() or not any(empty_cache.rglob("*.parquet"))  # nothing downloaded
