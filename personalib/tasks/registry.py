@@ -108,6 +108,16 @@ def carried_columns(name: str) -> tuple[str, ...]:
     return spec(name).columns.all()
 
 
+def project_files(name: str) -> list[Path]:
+    """The files a project's own dataset `name` is made of (its task file and demo files), so that
+    a change to them makes reports stale; none for a study dataset (part of the package)."""
+    task_spec = spec(name)
+    if name in study_names() or task_spec.folder is None:
+        return []
+    demo = [task_spec.folder / f for f in task_spec.demo.files.values()] if task_spec.demo else []
+    return [task_spec.folder.with_suffix(".yaml"), *(p for p in demo if p.is_file())]
+
+
 def load_task(name: str, *, demo: bool = False, subsample: bool = False, allow_partial: bool = False,
               **files: str | Path) -> Task:
     """The task `name` from the pinned source, the demo files (`demo=True`) or local files in the

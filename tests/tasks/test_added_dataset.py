@@ -85,6 +85,9 @@ def test_added_task_file_is_read_by_the_registry(tmp_path: Path, monkeypatch: py
     assert items["prompt"][2] == ("Question: Which number is even?\nA. Four\nB. Three\n\n"
                                   "Please provide only the letter that corresponds to your answer.")
     assert list(items["topic"]) == ["nature", "nature", "numbers", "nature"]
+    tasks = tmp_path / "params" / "tasks"
+    assert registry.project_files("trivia") == [tasks / "trivia.yaml", tasks / "trivia" / "test.jsonl"]
+    assert registry.project_files("bbq") == []                 # part of the package's own digest
 
 
 def test_bad_task_files_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
