@@ -182,6 +182,8 @@ def read_spec(path: Path, folder: Path) -> TaskSpec:
         raise PersonalibError(f"{path}: cannot read the task file ({exc})") from None
     if not isinstance(data, dict):
         raise PersonalibError(f"{path}: expected a mapping of task fields (docs/datasets.md)")
+    if "folder" in data:
+        raise PersonalibError(f"{path}: unknown key folder (the demo items go in {folder})")
     if data.get("name") != path.stem:
         raise PersonalibError(f"{path}: name {data.get('name')!r} must equal the file name {path.stem!r}")
     try:
