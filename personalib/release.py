@@ -192,7 +192,8 @@ def item_ids(dataset_folder: str, n: int, sampled_ids: Callable[[str], Any]) -> 
             return [spec.item_key(category=cat, example_id=i) for cat, rows in CATEGORY_ROWS.items()
                     for i in range(rows)]
         by_category = sampled_ids("bbq")
-        ids = [spec.item_key(category=cat, example_id=i) for cat in CATEGORY_ROWS for i in by_category.get(cat, [])]
+        ids = [spec.item_key(category=cat, example_id=i)
+               for cat in CATEGORY_ROWS for i in by_category.get(cat, [])]
         expect(n, [spec.prompts, len(ids)])
         return ids
     raise AssertionError(dataset_folder)  # every folder of DATASET_OF_FOLDER is handled above

@@ -32,12 +32,14 @@ def parse_row(spec: TaskSpec, path: Path, row: int, record: dict[str, Any]) -> d
         raise bad_row(path, row, f"field {answer_field} must be an integer, "
                       f"not {record[answer_field]!r}") from None
     if not 0 <= answer < len(choices):
-        raise bad_row(path, row, f"field {answer_field} {answer} is not an index into the {len(choices)} choices")
+        raise bad_row(path, row, f"field {answer_field} {answer} is not an index into the "
+                      f"{len(choices)} choices")
     question = str(record[question_field])
     try:
         item_id = spec.item_key(row=row, **{k: v for k, v in record.items() if k != "row"})
     except KeyError as exc:
-        raise bad_row(path, row, f"item_id scheme {spec.item_id!r} names field {exc} that the record lacks") from None
+        raise bad_row(path, row, f"item_id scheme {spec.item_id!r} names field {exc}, "
+                      "which the record lacks") from None
     return {"dataset": spec.name, "item_id": item_id, "prompt": spec.render(choices, question=question),
             "n_options": len(choices), "gold": LETTERS[answer], "options": choices,
             **{column: record[column] for column in spec.columns.all()}}

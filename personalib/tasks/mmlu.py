@@ -59,8 +59,9 @@ def parse_row(spec: TaskSpec, path: Path, row: int, record: dict[str, Any]) -> d
     if not 0 <= answer < len(choices):
         raise bad_row(path, row, f"field answer {answer} is not an index into the {len(choices)} choices")
     question = str(record["question"])
-    return {"dataset": spec.name, "item_id": spec.item_key(row=row), "prompt": spec.render(choices, question=question),
-            "n_options": len(choices), "gold": LETTERS[answer], "options": choices,
+    return {"dataset": spec.name, "item_id": spec.item_key(row=row),
+            "prompt": spec.render(choices, question=question), "n_options": len(choices),
+            "gold": LETTERS[answer], "options": choices,
             "question": question, "subject": subject, "field": field}
 
 

@@ -68,7 +68,8 @@ def specs() -> dict[str, TaskSpec]:
         added = {}
         for path in paths:
             if path.stem in study:
-                raise PersonalibError(f"{path}: {path.stem!r} is a study dataset; give the added dataset another name")
+                raise PersonalibError(f"{path}: {path.stem!r} is a study dataset; "
+                                      "give the added dataset another name")
             added[path.stem] = read_spec(path, path.with_suffix(""))
         _cache[key] = {**study, **added}
     return _cache[key]
