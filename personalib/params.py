@@ -5,7 +5,8 @@ placement, decoding: METHODS 2); `params/profiles/<name>.yaml` describes a run (
 and their sources, persona sets, store and report folders). Every file is validated on load: an
 unknown key, a wrong type or a bad value raises `ConfigError` naming the file, the field (dotted
 path) and the value, and saying what is allowed. Profiles are also checked against the world: their
-models, datasets (`personalib.DATASETS`), persona sets and persona stems must exist.
+models, datasets (`personalib.tasks.registry`: the study's and `params/tasks/*.yaml`), persona sets
+and persona stems must exist.
 
 Relative paths inside a profile (persona-set files, dataset `files`, `store`, `reports`) are
 relative to the project root (`personalib.paths.project_root()`).
@@ -16,21 +17,31 @@ from __future__ import annotations
 import re
 import types
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from personalib import DATASETS
 from personalib.decoding import Decoding
 from personalib.errors import ConfigError
 from personalib.paths import params_dir, project_root
 from personalib.personas import BUILTIN_SETS, Persona, load_persona_set, select_personas
+from personalib.tasks import registry
 
 API_BACKENDS: frozenset[str] = frozenset({"openai", "openai-batch"})
-SUBSAMPLE_DATASETS: frozenset[str] = frozenset({"mmlu", "bbq"})  # GPT-4 subsample (METHODS 3)
-DatasetName = Literal[DATASETS]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _known_dataset(name: str) -> str:
+    """A dataset name of the registry (the study's, or a task file in params/tasks/)."""
+    known = registry.names()
+    if name not in known:
+        listed = ", ".join(repr(n) for n in known[:-1]) + f" or {known[-1]!r}"
+        raise ValueError(f"Input should be {listed} (or add a task file {registry.user_tasks_dir()}/{name}.yaml)")
+    return name
+
+
+DatasetName = Annotated[str, AfterValidator(_known_dataset)]
 
 
 class _Strict(BaseModel):
@@ -218,9 +229,11 @@ class Profile(_Strict):
                     raise ValueError(f"model_datasets.{model}.{dataset}: dataset not in the profile's datasets")
         for model in [None, *self.model_datasets]:
             for dataset, spec in self.datasets_for(model).items():
-                if spec.subsample and dataset not in SUBSAMPLE_DATASETS:
+                if spec.subsample and registry.spec(dataset).subsample is None:
                     where = f"model_datasets.{model}.{dataset}" if model else f"datasets.{dataset}"
-                    raise ValueError(f"{where}.subsample: the study's subsample exists for mmlu and bbq only")
+                    having = [n for n, s in registry.specs().items() if s.subsample]
+                    raise ValueError(f"{where}.subsample: the study's subsample exists for "
+                                     f"{' and '.join(having)} only")
         return self
 
     def datasets_for(self, model: str | None) -> dict[str, DatasetSpec]:

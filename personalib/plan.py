@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from personalib import DATASETS
 from personalib.backends.base import Decoding
 from personalib.errors import ConfigError, SourceMissingError
 from personalib.params import DatasetSpec, ModelParams, Profile, effective_decoding, load_model
 from personalib.personas import BUILTIN_SETS, Persona, load_persona_set, persona_set_name
 from personalib.prompts import persona_statement
-from personalib.runplan import load_items
+from personalib.tasks import registry
+from personalib.tasks.registry import load_items
 from personalib.sources import ChecksumError
 from personalib.tokens import TokenCounter, cost_usd, input_tokens, request_overhead, token_counter
 
@@ -227,9 +227,10 @@ def select_datasets(profile: Profile, model: str, names: Sequence[str] | None) -
     specs = profile.datasets_for(model)
     if names is None:
         return specs
-    unknown = [n for n in names if n not in DATASETS]
+    known = registry.names()
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"--datasets: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(DATASETS)}")
+        raise ConfigError(f"--datasets: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(known)}")
     absent = [n for n in names if n not in specs]
     if absent:
         raise ConfigError(

@@ -49,16 +49,14 @@ from personalib.personas import load_persona_set
 from personalib.release_download import RELEASE_COMMIT, RELEASE_REPO, download_record
 from personalib.sources import fetch
 from personalib.store import RELEASED_SETTINGS, ROW_SCHEMA, Store, environment, new_run_id, utc_now
-from personalib.tasks import TASKS
+from personalib.tasks import registry
 from personalib.tasks.attitudes import STUDY_PARAPHRASES
 from personalib.tasks.bbq import CATEGORY_ROWS
 from personalib.tasks.bbq import read_sampled_ids as read_bbq_ids
 from personalib.tasks.mmlu import read_sampled_ids as read_mmlu_ids
+from personalib.tasks.toxicity import MEASURES
 
-SAMPLED_IDS = {"mmlu": "data/mmlu/sampled_ids.json", "bbq": "data/bbq/sampled_ids.json"}
 DATASET_OF_FOLDER: dict[str, str] = {name: name for name in DATASETS} | {"attitudes_extra": "attitudes"}
-N_TWEETS = TASKS["toxicity"].source_rows
-N_STATEMENTS = TASKS["attitudes"].source_rows
 
 
 @dataclass(frozen=True)
@@ -166,32 +164,39 @@ def item_ids(dataset_folder: str, n: int, sampled_ids: Callable[[str], Any]) -> 
     `sampled_ids(dataset)` gives the study's GPT-4 subsample ids; it is called only for an
     mmlu/bbq list that is not full-length. A length that fits no rule raises PersonalibError.
     """
+    if dataset_folder not in DATASET_OF_FOLDER:
+        raise PersonalibError(f"unknown dataset folder {dataset_folder!r}; known: {', '.join(DATASET_OF_FOLDER)}")
+    spec = registry.spec(DATASET_OF_FOLDER[dataset_folder])
+    assert spec.rows is not None and spec.prompts is not None
     if dataset_folder == "truthfulqa":
-        expect(n, [TASKS["truthfulqa"].source_prompts])
-        return [str(i) for i in range(n)]
+        expect(n, [spec.prompts])
+        return [spec.item_key(row=i) for i in range(n)]
     if dataset_folder == "toxicity":
-        expect(n, [2 * N_TWEETS])
-        return [f"off/{i}" for i in range(N_TWEETS)] + [f"rac/{i}" for i in range(N_TWEETS)]
+        expect(n, [spec.prompts])
+        return [spec.item_key(measure=m, tweet_index=i) for m in MEASURES for i in range(spec.rows)]
     if dataset_folder == "attitudes":
-        expect(n, [N_STATEMENTS])
-        return [f"{s}/0" for s in range(n)]
+        expect(n, [spec.rows])
+        return [spec.item_key(statement_index=s, variant=0) for s in range(n)]
     if dataset_folder == "attitudes_extra":
-        expect(n, [N_STATEMENTS * STUDY_PARAPHRASES])
-        return [f"{i // STUDY_PARAPHRASES}/{i % STUDY_PARAPHRASES + 1}" for i in range(n)]
+        expect(n, [spec.rows * STUDY_PARAPHRASES])
+        return [spec.item_key(statement_index=i // STUDY_PARAPHRASES, variant=i % STUDY_PARAPHRASES + 1)
+                for i in range(n)]
     if dataset_folder == "mmlu":
-        if n == TASKS["mmlu"].source_prompts:
-            return [str(i) for i in range(n)]
+        if n == spec.prompts:
+            return [spec.item_key(row=i) for i in range(n)]
         ids = sampled_ids("mmlu")
-        expect(n, [TASKS["mmlu"].source_prompts, len(ids)])
-        return [str(i) for i in ids]
+        expect(n, [spec.prompts, len(ids)])
+        return [spec.item_key(row=i) for i in ids]
     if dataset_folder == "bbq":
-        if n == TASKS["bbq"].source_prompts:
-            return [f"{cat}/{i}" for cat, rows in CATEGORY_ROWS.items() for i in range(rows)]
+        if n == spec.prompts:
+            return [spec.item_key(category=cat, example_id=i) for cat, rows in CATEGORY_ROWS.items()
+                    for i in range(rows)]
         by_category = sampled_ids("bbq")
-        ids = [f"{cat}/{i}" for cat in CATEGORY_ROWS for i in by_category.get(cat, [])]
-        expect(n, [TASKS["bbq"].source_prompts, len(ids)])
+        ids = [spec.item_key(category=cat, example_id=i)
+               for cat in CATEGORY_ROWS for i in by_category.get(cat, [])]
+        expect(n, [spec.prompts, len(ids)])
         return ids
-    raise PersonalibError(f"unknown dataset folder {dataset_folder!r}; known: {', '.join(DATASET_OF_FOLDER)}")
+    raise AssertionError(dataset_folder)  # every folder of DATASET_OF_FOLDER is handled above
 
 
 def expect(n: int, counts: Sequence[int]) -> None:
@@ -236,15 +241,18 @@ def sampled_ids_loader(release_root: Path | None, mmlu_ids: Path | None = None,
     def load(dataset: str) -> Any:
         if dataset not in cache:
             path = given[dataset]
-            if path is None and release_root is not None and (release_root / SAMPLED_IDS[dataset]).is_file():
-                path = release_root / SAMPLED_IDS[dataset]
+            sub = registry.spec(dataset).subsample
+            assert sub is not None
+            if path is None and release_root is not None and (release_root / sub.file).is_file():
+                path = release_root / sub.file
             if path is None:
                 try:
-                    path = fetch("study", SAMPLED_IDS[dataset])
+                    path = fetch(sub.source, sub.file)
                 except SourceMissingError as exc:
                     raise SourceMissingError(f"{exc} (or pass --{dataset}-ids PATH)") from exc
-            cache[dataset] = (read_mmlu_ids(Path(path), TASKS["mmlu"].source_rows) if dataset == "mmlu"
-                              else read_bbq_ids(Path(path)))
+            rows = registry.spec("mmlu").rows
+            assert rows is not None
+            cache[dataset] = (read_mmlu_ids(Path(path), rows) if dataset == "mmlu" else read_bbq_ids(Path(path)))
         return cache[dataset]
 
     return load

@@ -24,6 +24,8 @@ from personalib.backends.base import Decoding, Request
 from personalib.params import DatasetSpec, ModelParams
 from personalib.personas import Persona
 from personalib.store import canonical_json, normalize_decoding, request_key, shard_of
+from personalib.tasks import registry
+from personalib.tasks.registry import load_items
 
 __all__ = ["PLAN_COLUMNS", "RequestMaker", "load_items", "plan_entries"]
 
@@ -56,19 +58,6 @@ def _payload_json(payload: dict[str, Any]) -> str:
 PLAN_COLUMNS: tuple[str, ...] = ("key", "model", "persona_set", "persona", "dataset", "item_id", "p_index", "i_index")
 
 
-def load_items(dataset: str, spec: DatasetSpec, limit: int | None = None, *, task: Any = None,
-               offline: bool | None = None) -> pd.DataFrame:
-    """The dataset's items (docs/DESIGN.md "Items table"), first `limit` rows (spec's or given);
-    from `task` when given (a `load_task` object already made for this spec). `offline=True`:
-    pinned sources from the cache only (SourceMissingError when one is not there); None: the
-    environment's offline switches decide (`personalib.sources.fetch`)."""
-    from personalib.tasks import load_task  # the task registry imports heavy optional readers
-
-    items = (task or load_task(dataset, offline=offline, **spec.task_kwargs())).items()
-    bounds = [b for b in (spec.limit, limit) if b is not None]
-    if bounds:
-        items = items.head(min(bounds))
-    return items.reset_index(drop=True)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from personalib.plan import build_plan
 from personalib.plan_table import ROW_COLUMNS, PlanTable, plan_table
 from personalib.prompts import build_messages
 from personalib.sources import OFFLINE_ENV
-from personalib.tasks import TASKS, load_task
+from personalib.tasks import load_task, registry
 from personalib.tokens import CHARS_PER_TOKEN, OPENAI_TOKENS_PER_MESSAGE, OPENAI_TOKENS_PER_REPLY
 
 def _table(profile, *, models=None, tokens: bool = False) -> PlanTable:
@@ -49,7 +49,8 @@ def test_paper_counts_per_open_model(empty_cache: Path):
         assert rows.groupby("persona_set")["personas"].first().to_dict() == {"regular": 162, "empty": 1, "control": 30}
     gpt4 = plan.rows[(plan.rows["model"] == "gpt-4") & (plan.rows["persona_set"] == "regular")]
     items = dict(zip(gpt4["dataset"], gpt4["items"]))
-    assert items["mmlu"] == TASKS["mmlu"].subsample_prompts and items["bbq"] == TASKS["bbq"].subsample_prompts
+    assert items["mmlu"] == registry.spec("mmlu").subsample.prompts == 10_219
+    assert items["bbq"] == registry.spec("bbq").subsample.prompts == 5_788
     assert items["truthfulqa"] == 817
     assert OFFLINE_ENV not in os.environ  # the environment is left alone
     assert not empty_cache.exists() or not any(empty_cache.rglob("*.parquet"))  # nothing downloaded

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from personalib.tasks.attitudes import STUDY_PARAPHRASES
-from personalib.tasks.bbq import CATEGORY_ROWS, SUBSAMPLE_ROWS
+from personalib.tasks import registry
+from personalib.tasks.bbq import CATEGORY_ROWS
 from personalib.tasks.mmlu_subjects import SUBJECTS, SUBSAMPLE_PER_SUBJECT
 from personalib.tasks.toxicity import ATTITUDE_COLUMNS
 
@@ -144,7 +145,7 @@ def write_bbq(folder: Path, rng: np.random.Generator) -> tuple[Path, Path, Path]
         writer = csv.DictWriter(handle, fieldnames=list(metadata[0]))
         writer.writeheader()
         writer.writerows(metadata)
-    chosen = sorted(rng.choice(len(groups), size=SUBSAMPLE_ROWS // 4, replace=False))
+    chosen = sorted(rng.choice(len(groups), size=registry.spec("bbq").subsample.prompts // 4, replace=False))
     sampled: dict[str, list[int]] = {}
     for g in chosen:
         category, first = groups[g]

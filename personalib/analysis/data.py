@@ -29,15 +29,14 @@ from typing import Any
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from personalib import DATASETS
 from personalib.errors import PersonalibError, SourceMissingError
 from personalib.metrics import score
 from personalib.outcomes import Assembled, prepare, present_datasets, scored_frame
 from personalib.params import DatasetSpec, Profile, load_model, load_profile, resolve_path, settings_of
 from personalib.personas import BUILTIN_SETS, load_persona_set
-from personalib.runplan import load_items
-from personalib.tasks import load_task
 from personalib.store import Store
+from personalib.tasks import registry
+from personalib.tasks.registry import load_items, load_task
 from personalib.writable import folder_problem
 
 __all__ = ["Study", "load_study", "persona_table"]
@@ -140,7 +139,7 @@ class Study:
         order = {m: i for i, m in enumerate(self.models)}
         table = pd.DataFrame(rows, columns=COUNT_COLUMNS)
         return table.sort_values(["model", "persona_set", "dataset"], key=lambda s: s.map(order) if s.name == "model"
-                                 else s.map({d: i for i, d in enumerate(DATASETS)}) if s.name == "dataset" else s,
+                                 else s.map({d: i for i, d in enumerate(registry.names())}) if s.name == "dataset" else s,
                                  kind="stable", ignore_index=True)
 
     def persona_categories(self) -> dict[str, str]:
@@ -149,9 +148,9 @@ class Study:
 
     @property
     def datasets(self) -> list[str]:
-        """Datasets with at least one generation, in the study's order."""
+        """Datasets with at least one generation, in the registry's order (the study's first)."""
         present = {d for (_, d), (a, _) in self.sources.items() if a.rows}
-        return [d for d in DATASETS if d in present]
+        return [d for d in registry.names() if d in present]
 
     @property
     def models_present(self) -> list[str]:
@@ -211,7 +210,7 @@ def _items_for(profile: Profile, models: Sequence[str], present: dict[str, set[s
     for model in models:
         specs = profile.datasets_for(model)
         out[model] = {}
-        for name in DATASETS:
+        for name in registry.names():
             if name not in specs or name not in present.get(model, set()):
                 continue
             key = (name, _spec_key(specs[name]))
@@ -293,7 +292,7 @@ def load_study(profile: str | Profile, store: str | Path, models: Sequence[str],
                          f"{', '.join(set_names)}; it is left out")
             continue
         specs = prof.datasets_for(model)
-        outside = [d for d in DATASETS if d in ready.present.get(model, set()) and d not in specs]
+        outside = [d for d in registry.names() if d in ready.present.get(model, set()) and d not in specs]
         if outside:
             notes.append(f"{model}: generations for {', '.join(outside)} are not in the profile's "
                          "datasets; they are left out")

@@ -24,22 +24,48 @@ from personalib.analysis.data import Study
 from personalib.analysis.figures import CONTROL_CATEGORY, EMPTY_CATEGORY, persona_strip, std_ratio_figure
 from personalib.analysis.result import Result
 from personalib.reports.keynumbers import key_name
+from personalib.tasks import registry
 
-TASKS: dict[str, str] = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ"}
-"""Dataset -> label of the three RQ1 tasks (METHODS 5)."""
+TASKS: dict[str, str] = {n: registry.display_name(n) for n in registry.study_names() if registry.spec(n).is_choice}
+"""Dataset -> label of the three RQ1 tasks of the study (METHODS 5)."""
 OVERALL = "overall"
-METRICS: tuple[str, ...] = (*TASKS.values(), OVERALL)
 NO_PERSONA = "empty"
 SCORE_COLUMNS = ["model", "persona_set", "persona", "category", "dataset", "value"]
 _NEEDED = ["model", "persona_set", "persona", "dataset", "item_id", "hit", "subject", "category",
            "context_condition"]
-SPEC: uncert.Spec = {label: (dataset, "accuracy") for dataset, label in TASKS.items()}
-"""The study scores behind each task label (`personalib.stats.study_scores`)."""
 COMBOS = {OVERALL: list(TASKS.values())}
+"""The overall score: the mean of the study's three tasks (METHODS 5), whatever else is added."""
+
+
+def all_tasks(study: Study | None = None) -> dict[str, str]:
+    """Dataset -> label of the RQ1 tasks: the study's three, then every other multiple-choice
+    dataset of the registry (only those with generations in `study`, when given)."""
+    added = {n: registry.display_name(n) for n in registry.choice_names()
+             if n not in TASKS and (study is None or n in study.datasets)}
+    return {**TASKS, **added}
+
+
+def metric_names() -> tuple[str, ...]:
+    """The score columns in report order: the study's three tasks, overall, then added datasets."""
+    return (*TASKS.values(), OVERALL, *(lab for n, lab in all_tasks().items() if n not in TASKS))
+
+
+def score_spec() -> uncert.Spec:
+    """The study score behind each task label (`personalib.stats.study_scores`)."""
+    return {label: (dataset, "accuracy") for dataset, label in all_tasks().items()}
+
+
+def __getattr__(name: str) -> object:
+    """`METRICS` and `SPEC` follow the registry (a project's added datasets included)."""
+    if name == "METRICS":
+        return metric_names()
+    if name == "SPEC":
+        return score_spec()
+    raise AttributeError(name)
 
 
 def absent_tasks(study: Study) -> list[str]:
-    """Notes for each RQ1 dataset with no generation in the store (or for one of the models)."""
+    """Notes for each study RQ1 dataset with no generation in the store (or for one of the models)."""
     notes = []
     for name, lab in TASKS.items():
         have = [m for m in study.models_present if study.has(name, m)]
@@ -60,13 +86,15 @@ def persona_scores(study: Study) -> Result:
     notes say why they are undefined (one note per absent dataset, not one per persona).
     """
     parts, notes = [], absent_tasks(study)
+    tasks = all_tasks(study)
     for model in study.models_present:
-        if not any(study.has(d, model) for d in TASKS):
+        if not any(study.has(d, model) for d in tasks):
             continue
-        table = metrics.performance_scores(study.model_rows(model, list(TASKS), _NEEDED))
+        present = [d for d in tasks if d in TASKS or study.has(d, model)]
+        table = metrics.performance_scores(study.model_rows(model, present, _NEEDED))
         notes += [n for n in metrics.notes_of(table) if not n.startswith("no ")]
         table.attrs = {}
-        parts.append(table.rename(columns={**TASKS}))
+        parts.append(table.rename(columns={**tasks}))
     if not parts:
         return Result(pd.DataFrame(columns=SCORE_COLUMNS), tuple(notes))
     wide = pd.concat(parts)
@@ -74,7 +102,7 @@ def persona_scores(study: Study) -> Result:
     long = study.with_categories(long.astype({k: str for k in metrics.KEYS}))
     long = long.dropna(subset=["value"])[SCORE_COLUMNS].reset_index(drop=True)
     rank = {"_m": long["model"].map({m: i for i, m in enumerate(study.models_present)}),
-            "_d": long["dataset"].map({d: i for i, d in enumerate(METRICS)})}
+            "_d": long["dataset"].map({d: i for i, d in enumerate(metric_names())})}
     long = long.assign(**rank).sort_values(["_m", "_d", "persona"], kind="stable")
     long = long.drop(columns=list(rank)).reset_index(drop=True)
     long.attrs = {}
@@ -84,13 +112,13 @@ def persona_scores(study: Study) -> Result:
 def uncertainty(study: Study, rounds: int = uncert.ROUNDS) -> uncert.Uncertainty:
     """The 95% intervals and permutation nulls of the three tasks' accuracies for every model
     (`analysis.uncertainty`: computed once per model x dataset and cached with the outcomes)."""
-    return uncert.collect(study, list(TASKS), rounds=rounds)
+    return uncert.collect(study, list(all_tasks(study)), rounds=rounds)
 
 
 def score_intervals(unc: uncert.Uncertainty) -> Result:
     """Per model, dataset (and overall) and persona: the 95% interval of the score (Wilson for
     TruthfulQA accuracy, a rate; the stratified bootstrap over items for MMLU, BBQ and overall)."""
-    return Result(uncert.interval_table(unc, SPEC, COMBOS), unc.notes)
+    return Result(uncert.interval_table(unc, score_spec(), COMBOS), unc.notes)
 
 
 def with_intervals(scores: Result, intervals: Result) -> Result:
@@ -104,10 +132,10 @@ def wide_scores(scores: Result) -> pd.DataFrame:
     """One row per model and persona, one column per task and overall (for a full score table),
     each followed by its interval (`<dataset> low`, `<dataset> high`) when the scores have one."""
     if scores.table.empty:
-        return pd.DataFrame(columns=["model", "persona", "category", *METRICS])
+        return pd.DataFrame(columns=["model", "persona", "category", *metric_names()])
     index = ["model", "persona", "category"]
     wide = scores.table.pivot_table(index=index, columns="dataset", values="value", aggfunc="first")
-    present = [m for m in METRICS if m in wide.columns]
+    present = [m for m in metric_names() if m in wide.columns]
     if "low" not in scores.table.columns:
         return wide.reindex(columns=present).reset_index()
     bounds = {k: scores.table.pivot_table(index=index, columns="dataset", values=k, aggfunc="first",
@@ -158,7 +186,7 @@ def gap_table(scores: Result, unc: uncert.Uncertainty | None = None) -> Result:
     notes = (["the no-persona condition (empty) was not run: no baseline score"]
              if gaps["no_persona"].isna().all() else [])
     if unc is not None:
-        chance = uncert.gap_table(uncert.gap_nulls(unc, SPEC, COMBOS))
+        chance = uncert.gap_table(uncert.gap_nulls(unc, score_spec(), COMBOS))
         gaps = gaps.merge(chance[["model", "dataset", *CHANCE_COLUMNS]], on=["model", "dataset"], how="left")
         notes.append(CHANCE_NOTE.format(rounds=unc.rounds))
     return Result.of(gaps[cols], notes)
@@ -191,7 +219,7 @@ def cochran_table(study: Study) -> Result:
     datasets: a note."""
     parts = []
     for model in study.models_present:
-        for name, lab in TASKS.items():
+        for name, lab in all_tasks(study).items():
             if not study.has(name, model):
                 continue
             hits = metrics.per_item(study.rows(name, model), name, "hit")
@@ -202,7 +230,7 @@ def cochran_table(study: Study) -> Result:
     if not parts:
         return Result(pd.DataFrame(columns=cols), tuple(absent_tasks(study)))
     q = pd.concat(parts, ignore_index=True).rename(columns={"n": "n_items", "k": "n_personas"})
-    order = {lab: i for i, lab in enumerate(TASKS.values())}
+    order = {lab: i for i, lab in enumerate(all_tasks(study).values())}
     q = q.sort_values(["dataset", "model"], key=lambda s: s.map(order) if s.name == "dataset" else s.map(
         {m: i for i, m in enumerate(study.models_present)}), kind="stable", ignore_index=True)
     return Result.of(q.drop(columns=["measure", "test"]), absent_tasks(study))
@@ -222,7 +250,7 @@ def consistency_table(scores: Result) -> Result:
             f"only one model{which} in this report: cross-model consistency needs at least two",))
     out = stats.cross_model_consistency(table, value="value", metric="dataset")
     out = out.rename(columns={"metric": "dataset"})
-    order = {d: i for i, d in enumerate(METRICS)}
+    order = {d: i for i, d in enumerate(metric_names())}
     out = out.sort_values(["dataset", "category"], key=lambda s: s.map(order)
                           if s.name == "dataset" else s, kind="stable")
     return Result.of(out[cols].reset_index(drop=True))
@@ -278,7 +306,7 @@ def std_ratio_table(scores: Result) -> Result:
 def ratio_figure(ratios: Result) -> Figure | None:
     """Bars of the std ratios per persona category, one colour per dataset and one panel per
     model; the dashed line at 1 is the control personas' own spread (METHODS 6 figures)."""
-    return std_ratio_figure(ratios.table, hue="dataset", panel="model", hue_order=list(METRICS),
+    return std_ratio_figure(ratios.table, hue="dataset", panel="model", hue_order=list(metric_names()),
                             title="{panel}: std of persona scores / std of control personas")
 
 

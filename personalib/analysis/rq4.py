@@ -25,12 +25,12 @@ from personalib.analysis.figures import EMPTY_CATEGORY, persona_strip, std_ratio
 from personalib.analysis.result import Result
 from personalib.metrics.refusals import TASKS, refusal_task
 from personalib.reports.keynumbers import key_name
+from personalib.tasks import registry
 
 AVERAGE = "average"
 EMPTY = "empty"
-LABELS = {"truthfulqa": "TruthfulQA", "mmlu": "MMLU", "bbq": "BBQ", "attitudes": "attitudes",
-          "toxicity": "toxicity", "offensiveness": "offensiveness", "racism": "racism",
-          AVERAGE: "average"}
+LABELS = {**{name: registry.display_name(name) for name in registry.study_names()},
+          "offensiveness": "offensiveness", "racism": "racism", AVERAGE: "average"}
 _PARTIAL = "average refusal rate undefined for "
 _NONE_REFUSED = "no persona refused anything"
 SCORES = {"attitudes": ("attitudes", "refusal_rate"), "offensiveness": ("toxicity", "refusal_offensiveness"),

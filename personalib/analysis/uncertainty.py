@@ -33,7 +33,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from personalib import DATASETS, stats
+from personalib import stats
 from personalib.analysis.data import Study
 from personalib.files import atomic_write
 from personalib.outcomes.cache import cache_root, digest
@@ -41,6 +41,7 @@ from personalib.stats import intervals as stat_intervals
 from personalib.stats.permutation import GapNull, gap_result, permutation_nulls
 from personalib.stats.result import quiet
 from personalib.store import Store
+from personalib.tasks import registry
 
 ROUNDS = 999
 SEED = 2024
@@ -94,7 +95,7 @@ class Uncertainty:
 def _seeds(seed: int, dataset: str) -> tuple[int, int]:
     """Independent bootstrap and permutation seeds per dataset (so the draws of different
     datasets, combined into the overall score, are independent)."""
-    state = np.random.SeedSequence([seed, DATASETS.index(dataset)]).generate_state(2)
+    state = np.random.SeedSequence([seed, registry.names().index(dataset)]).generate_state(2)
     return int(state[0]), int(state[1])
 
 
@@ -146,8 +147,9 @@ def _load(path: Path) -> Draws | None:
 def compute_draws(rows: pd.DataFrame, model: str, dataset: str, *, rounds: int = ROUNDS,
                   seed: int = SEED) -> Draws:
     """The draws of one model x dataset from its scored rows (no cache)."""
-    outcomes = stats.study_outcomes(rows, dataset)
-    scores = stats.study_scores(dataset, outcomes.stratum_labels)
+    added = dataset not in registry.study_names()
+    outcomes = stats.study_outcomes(rows, dataset, added=added)
+    scores = stats.study_scores(dataset, outcomes.stratum_labels, added=added)
     boot_seed, null_seed = _seeds(seed, dataset)
     boot = stat_intervals.bootstrap_scores(outcomes, scores, rounds=rounds, seed=boot_seed)
     table = stat_intervals.interval_table(outcomes, scores, boot, confidence=CONFIDENCE)

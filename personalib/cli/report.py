@@ -26,6 +26,7 @@ from personalib.params import Profile, load_profile
 from personalib.paths import params_dir, project_root, user_path
 from personalib.reports.execute import ReportError
 from personalib.reports.run import ReportSettings, build_reports, check_output_dir, discover_notebooks
+from personalib.tasks import registry
 
 DEMO_LABEL = (
     "This profile answers the package's demo items (invented for personalib, in each source's "
@@ -64,11 +65,14 @@ def select_models(profile: Profile, requested: list[str]) -> list[str]:
 
 
 def profile_inputs(profile_arg: str, profile: Profile, models: list[str]) -> tuple[Path, ...]:
-    """Files whose edits make the reports stale: the profile, model params, persona-set YAMLs."""
+    """Files whose edits make the reports stale: the profile, model params, persona-set YAMLs, and
+    the task files and demo items of the project's own datasets (params/tasks/)."""
     is_path = profile_arg.endswith((".yaml", ".yml")) or "/" in profile_arg or "\\" in profile_arg
     files = [user_path(profile_arg) if is_path else params_dir() / "profiles" / f"{profile_arg}.yaml"]
     files += [params_dir() / "models" / f"{m}.yaml" for m in models]
     files += [ref for ref in profile.persona_set_refs() if isinstance(ref, Path)]
+    datasets = dict.fromkeys(d for m in models for d in profile.datasets_for(m))
+    files += [path for name in datasets for path in registry.project_files(name)]
     return tuple(files)
 
 

@@ -5,6 +5,8 @@
 - BBQ: accuracy per category and context condition; per condition the mean over the categories
   (11 in the study); BBQ accuracy = mean(ambiguous, disambiguated).
 - Overall = mean of the three.
+- Any other multiple-choice dataset a project adds (`personalib.tasks.registry`): accuracy over its
+  items, in its own column; it is not part of the overall score.
 
 Every function takes the table from `score()` and returns values indexed by `KEYS` (model,
 persona_set, persona). In strict mode unparsed answers are missing and left out of the means.
@@ -17,17 +19,23 @@ import pandas as pd
 
 from personalib.metrics.common import group_mean, nan_notes, notes_of, with_notes
 from personalib.metrics.scoring import KEYS, require_columns, rows_of
+from personalib.tasks import registry
 from personalib.tasks.bbq import CATEGORIES as BBQ_CATEGORIES
 
 CONDITIONS: tuple[str, ...] = ("ambig", "disambig")
 NO_ANSWER = "no parsed answer (strict mode leaves unparsed answers out)"
 
 
+def choice_accuracy(scored: pd.DataFrame, dataset: str) -> pd.Series:
+    """Share of a multiple-choice dataset's items answered with the gold letter, per persona."""
+    label = f"{registry.display_name(dataset)} accuracy"
+    acc = group_mean(rows_of(scored, dataset, label), KEYS, "hit").rename(dataset)
+    return with_notes(acc, nan_notes(acc, label, NO_ANSWER))
+
+
 def truthfulqa_accuracy(scored: pd.DataFrame) -> pd.Series:
     """Share of TruthfulQA items answered with the gold letter, per persona (METHODS 5)."""
-    acc = group_mean(rows_of(scored, "truthfulqa", "TruthfulQA accuracy"), KEYS, "hit")
-    acc = acc.rename("truthfulqa")
-    return with_notes(acc, nan_notes(acc, "TruthfulQA accuracy", NO_ANSWER))
+    return choice_accuracy(scored, "truthfulqa")
 
 
 def mmlu_subject_accuracy(scored: pd.DataFrame) -> pd.DataFrame:
@@ -78,9 +86,10 @@ def bbq_accuracy(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def performance_scores(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per persona: `truthfulqa`, `mmlu`, `bbq` and `overall` (mean of the three; METHODS 5).
+    """Per persona: `truthfulqa`, `mmlu`, `bbq` and `overall` (mean of the three; METHODS 5), then
+    the accuracy of each other multiple-choice dataset present (one column each, named by dataset).
 
-    A dataset absent from `scored` gives a NaN column and a note, and then `overall` is NaN.
+    A study dataset absent from `scored` gives a NaN column and a note, and then `overall` is NaN.
     """
     parts, notes = {}, []
     for name, func in (("truthfulqa", truthfulqa_accuracy), ("mmlu", mmlu_accuracy),
@@ -90,13 +99,20 @@ def performance_scores(scored: pd.DataFrame) -> pd.DataFrame:
             notes += notes_of(parts[name])
         else:
             notes.append(f"no {name} generations: the {name} score and the overall score are undefined")
+    study = len(parts)
+    present = set(scored["dataset"].astype(str).unique()) if len(scored) else set()
+    added = [n for n in registry.choice_names() if n not in registry.study_names() and n in present]
+    for name in added:
+        parts[name] = choice_accuracy(scored, name)
+        notes += notes_of(parts[name])
     table = pd.DataFrame(parts) if parts else pd.DataFrame(
         index=pd.MultiIndex.from_frame(scored[KEYS].drop_duplicates()))
     for name in ("truthfulqa", "mmlu", "bbq"):
         if name not in table:
             table[name] = np.nan
+    extra = table[added]
     table = table[["truthfulqa", "mmlu", "bbq"]]
     table["overall"] = table.mean(axis=1, skipna=False)
-    if len(parts) == 3:
+    if study == 3:
         notes += nan_notes(table["overall"], "overall score", "one of the three dataset scores is undefined")
-    return with_notes(table, notes)
+    return with_notes(pd.concat([table, extra], axis=1) if added else table, notes)

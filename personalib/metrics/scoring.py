@@ -27,31 +27,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from personalib import DATASETS
 from personalib.errors import PersonalibError
 from personalib.parsing import LETTERS, Mode, parse_arrays, scored_codes
 from personalib.parsing import _check_mode as check_mode
 from personalib.store.store import GENERATION_COLUMNS
 from personalib.tables import require_columns
+from personalib.tasks import registry
 
 KEYS: list[str] = ["model", "persona_set", "persona"]
 """The columns that identify one persona of one model: every per-persona metric is indexed by them."""
-MC_DATASETS: tuple[str, ...] = ("truthfulqa", "mmlu", "bbq")
-RATING_DATASETS: tuple[str, ...] = ("attitudes", "toxicity")
-
-# Item columns carried onto each row, per dataset: categorical (strings) and numeric/boolean.
-CATEGORICAL: dict[str, tuple[str, ...]] = {
-    "mmlu": ("subject", "field"),
-    "bbq": ("category", "context_condition", "question_polarity"),
-    "attitudes": ("attitude",),
-    "toxicity": ("measure",),
-}
-NUMERIC: dict[str, tuple[str, ...]] = {
-    "bbq": ("target_loc", "unknown_loc"),
-    "attitudes": ("statement_index", "variant"),
-    "toxicity": ("tweet_index",),
-}
-BOOLEAN: dict[str, tuple[str, ...]] = {"attitudes": ("reverse",)}
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -122,16 +106,16 @@ def _gather_numeric(parts: list[tuple[np.ndarray, np.ndarray, pd.Series]], size:
 def _validate(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame]) -> list[str]:
     require_columns(generations, GENERATION_COLUMNS, "generations table")
     present = list(_codes(generations["dataset"])[1])
-    unknown = sorted(set(present) - set(DATASETS))
+    known = registry.names()
+    unknown = sorted(set(present) - set(known))
     if unknown:
         raise PersonalibError(f"generations table has unknown dataset(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(DATASETS)}")
+                              f"known: {', '.join(known)}")
     for name in present:
         if name not in items_by_dataset:
             raise PersonalibError(f"generations include {name} but no items table was given for "
                                   f"it: pass items_by_dataset[{name!r}] = load_task({name!r}, ...).items()")
-        needed = ["item_id", "n_options", "gold", *CATEGORICAL.get(name, ()),
-                  *NUMERIC.get(name, ()), *BOOLEAN.get(name, ())]
+        needed = ["item_id", "n_options", "gold", *item_columns(name)]
         require_columns(items_by_dataset[name], needed, f"items table for {name}")
     return present
 
@@ -143,20 +127,28 @@ def item_arrays(name: str, items: pd.DataFrame, pos: np.ndarray) -> dict[str, np
     out = {"n_options": np.zeros(n, np.int64), "gold": np.full(n, -1, np.int64),
            "target": np.full(n, -1, np.int64), "unknown_loc": np.full(n, -1, np.int64),
            "reverse": np.zeros(n, bool)}
-    if name in MC_DATASETS:
+    spec = registry.spec(name)
+    if spec.is_choice:
         out["n_options"] = pd.array(items["n_options"], dtype="Int64").fillna(0).to_numpy(np.int64)[pos]
         out["gold"] = _letter_index(items["gold"])[pos]
-    if name == "bbq":
-        out["target"] = _letter_index(pd.Series(pd.array(items["target_loc"], dtype="Int64")))[pos]
-        out["unknown_loc"] = _letter_index(pd.Series(pd.array(items["unknown_loc"], dtype="Int64")))[pos]
-    if name == "attitudes":
-        out["reverse"] = items["reverse"].astype(bool).to_numpy()[pos]
+    for fact, column in (("target", spec.answer.biased), ("unknown_loc", spec.answer.unknown)):
+        if column:
+            out[fact] = _letter_index(pd.Series(pd.array(items[column], dtype="Int64")))[pos]
+    if spec.answer.reverse:
+        out["reverse"] = items[spec.answer.reverse].astype(bool).to_numpy()[pos]
     return out
 
 
+def valued(name: str) -> bool:
+    """True for the rating datasets whose ratings are scored as `value` (reverse items 6 - rating;
+    the attitudes, METHODS 5): those whose task file names a `reverse` column."""
+    return registry.spec(name).answer.reverse is not None
+
+
 def item_columns(name: str) -> tuple[str, ...]:
-    """The item columns `score()` carries onto each row of dataset `name`."""
-    return (*CATEGORICAL.get(name, ()), *NUMERIC.get(name, ()), *BOOLEAN.get(name, ()))
+    """The item columns `score()` carries onto each row of dataset `name` (its task file's
+    `columns`)."""
+    return registry.carried_columns(name)
 
 
 def score(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame],
@@ -181,10 +173,11 @@ def score(generations: pd.DataFrame, items_by_dataset: Mapping[str, pd.DataFrame
         for col in item_columns(name):
             parts.setdefault(col, []).append((rows, pos, items[col]))
     mc = facts["n_options"] > 0
-    if (mc & ~np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d in MC_DATASETS])).any():
+    choice = registry.choice_names()
+    if (mc & ~np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d in choice])).any():
         raise PersonalibError("rating datasets must have n_options <NA> in their items table")
     raw = parse_arrays(generations["text"], pd.arrays.IntegerArray(facts["n_options"], ~mc))
-    attitude_rows = np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d == "attitudes"])
+    attitude_rows = np.isin(dataset_codes, [i for i, d in enumerate(dataset_names) if d in present and valued(d)])
     return scored_columns(generations.copy(), raw, facts, parts, attitude_rows, present, mode)
 
 
@@ -212,10 +205,11 @@ def scored_columns(out: pd.DataFrame, raw: Mapping[str, np.ndarray], facts: Mapp
     out["unknown"] = _masked(choice == unknown_loc, answered & (unknown_loc >= 0), "boolean")
     out["value"] = _masked(np.where(facts["reverse"], 6 - rating, rating), rated & attitude_rows, "Int64")
     for col in sorted(parts):
-        if any(col in CATEGORICAL.get(d, ()) for d in present):
+        if any(col in registry.spec(d).columns.categorical for d in present):
             out[col] = _gather_categorical(parts[col], n)
         else:
-            out[col] = _gather_numeric(parts[col], n, "boolean" if col == "reverse" else "Int64")
+            boolean = any(col in registry.spec(d).columns.boolean for d in present)
+            out[col] = _gather_numeric(parts[col], n, "boolean" if boolean else "Int64")
     return out
 
 

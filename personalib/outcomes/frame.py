@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from personalib.metrics.scoring import item_arrays, item_columns, scored_columns
+from personalib.metrics.scoring import item_arrays, item_columns, scored_columns, valued
 from personalib.parsing import Mode
 
 __all__ = ["scored_frame"]
@@ -47,5 +47,5 @@ def scored_frame(path: Path, model: str, dataset: str, items: pd.DataFrame, mode
     raw = {name: table[name].to_numpy() for name in ("choice", "rating", "extracted", "hedge", "refusal")}
     rows = np.arange(n)
     parts = {col: [(rows, pos, items[col])] for col in item_columns(dataset)}
-    attitude_rows = np.full(n, dataset == "attitudes")
+    attitude_rows = np.full(n, valued(dataset))
     return scored_columns(out, raw, item_arrays(dataset, items, pos), parts, attitude_rows, [dataset], mode)

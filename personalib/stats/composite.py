@@ -169,14 +169,18 @@ STUDY_DATASETS: tuple[str, ...] = ("truthfulqa", "mmlu", "bbq", "attitudes", "to
 TOXICITY_MEASURES: dict[str, str] = {"off": "offensiveness", "rac": "racism"}
 
 
-def study_scores(dataset: str, strata: Sequence[Hashable] = ()) -> list[Score]:
+def study_scores(dataset: str, strata: Sequence[Hashable] = (), *, added: bool = False) -> list[Score]:
     """The study's per-persona scores of a dataset, on `study_outcomes` matrices (METHODS 4-5):
     accuracy (and for BBQ bias, s_DIS, s_AMB and unknown frequency) and the refusal rate; for the
     rating tasks the refusal rates (attitudes; offensiveness and racism as two tasks, METHODS 4)
     and the mean rating per stratum, `score:<stratum>` (attitudes: per dimension, reverse items
-    scored 6 - x, given the matrix's `strata` labels; toxicity: per measure, `off` and `rac`)."""
+    scored 6 - x, given the matrix's `strata` labels; toxicity: per measure, `off` and `rac`).
+    `added=True`: a multiple-choice dataset a project added (not the study's): accuracy and the
+    refusal rate."""
     refusal = rate("refusal", "refusal_rate")
-    if dataset == "truthfulqa":
+    if dataset not in STUDY_DATASETS and not added:
+        raise PersonalibError(f"no study scores for dataset {dataset!r}: {', '.join(STUDY_DATASETS)}")
+    if dataset == "truthfulqa" or added:
         return [rate("hit", "accuracy"), refusal]
     if dataset == "mmlu":
         return [stratum_mean("hit", "accuracy"), refusal]
@@ -185,20 +189,19 @@ def study_scores(dataset: str, strata: Sequence[Hashable] = ()) -> list[Score]:
                 bbq_bias(name="s_dis", part="dis"), bbq_bias(name="s_amb", part="amb"), refusal]
     if dataset == "attitudes":
         return [refusal, *(rate("score", f"score:{s}", stratum=s) for s in strata)]
-    if dataset == "toxicity":
-        refusals = [rate("refusal", f"refusal_{task}", stratum=m) for m, task in TOXICITY_MEASURES.items()]
-        return [*refusals, *(rate("score", f"score:{m}", stratum=m) for m in TOXICITY_MEASURES)]
-    raise PersonalibError(f"no study scores for dataset {dataset!r}: {', '.join(STUDY_DATASETS)}")
+    refusals = [rate("refusal", f"refusal_{task}", stratum=m) for m, task in TOXICITY_MEASURES.items()]
+    return [*refusals, *(rate("score", f"score:{m}", stratum=m) for m in TOXICITY_MEASURES)]  # toxicity
 
 
 def study_outcomes(rows: pd.DataFrame, dataset: str, *, persona: str = "persona",
-                   personas: Sequence[str] | None = None) -> Outcomes:
+                   personas: Sequence[str] | None = None, added: bool = False) -> Outcomes:
     """Outcomes of one model on one dataset from its scored rows (`personalib.metrics.score`):
     `hit` and `refusal` for the multiple-choice datasets, strata = MMLU subject or BBQ (category,
     context condition), and for BBQ `biased`, `unknown_b` and `hit_b` on the rows with a bias
     target; `score` (the rating, reverse-scored for attitudes) and `refusal` for the attitudes and
-    toxicity prompts (strata: the attitude dimension; the toxicity measure, `off` or `rac`)."""
-    if dataset not in STUDY_DATASETS:
+    toxicity prompts (strata: the attitude dimension; the toxicity measure, `off` or `rac`).
+    `added=True`: a multiple-choice dataset a project added: `hit` and `refusal`, no strata."""
+    if dataset not in STUDY_DATASETS and not added:
         raise PersonalibError(f"no study outcomes for dataset {dataset!r}: {', '.join(STUDY_DATASETS)}")
     if "model" in rows and rows["model"].nunique() > 1:
         raise PersonalibError("study_outcomes takes the rows of one model; filter by model first")

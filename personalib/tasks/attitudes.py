@@ -23,9 +23,8 @@ from typing import Any
 import pandas as pd
 
 from personalib.errors import PersonalibError
-from personalib.tasks.base import (
-    Task, bad_row, check_count, finish_items, load_json, rating_prompt, resolve_file,
-)
+from personalib.tasks.base import Task, bad_row, check_count, finish_items, load_json, resolve_file
+from personalib.tasks.spec import TaskSpec
 
 QUESTION_FIELDS = ("attitude", "instruction", "statements", "scale", "reverse", "instruction_type")
 EXTRA_COLUMNS = ["attitude", "statement_index", "variant", "statement", "reverse", "instruction_type",
@@ -85,7 +84,8 @@ def read_paraphrases(path: Path) -> list[list[str]]:
     return result
 
 
-def build_items(questions: list[dict[str, Any]], paraphrases: list[list[str]], path: Path) -> pd.DataFrame:
+def build_items(spec: TaskSpec, questions: list[dict[str, Any]], paraphrases: list[list[str]],
+                path: Path) -> pd.DataFrame:
     """Attitude items, statement-major: variant 0 = own instruction, then the paraphrases."""
     rows = []
     statement_index = 0
@@ -98,8 +98,9 @@ def build_items(questions: list[dict[str, Any]], paraphrases: list[list[str]], p
         for position, statement in enumerate(entry["statements"]):
             for variant, instruction in enumerate(instructions):
                 rows.append({
-                    "dataset": "attitudes", "item_id": f"{statement_index}/{variant}",
-                    "prompt": rating_prompt(instruction, statement, entry["scale"]),
+                    "dataset": spec.name,
+                    "item_id": spec.item_key(statement_index=statement_index, variant=variant),
+                    "prompt": spec.render(instruction=instruction, text=statement, scale=entry["scale"]),
                     "n_options": pd.NA, "gold": pd.NA, "options": None,
                     "attitude": entry["attitude"], "statement_index": statement_index,
                     "variant": variant, "statement": statement,
@@ -113,18 +114,9 @@ def build_items(questions: list[dict[str, Any]], paraphrases: list[list[str]], p
 class Attitudes(Task):
     """27 statements x 31 instruction variants (837 prompts); demo: 10 statements x 4 variants."""
 
-    name = "attitudes"
-    file_args = ("questions", "paraphrases")
-    source_rows = 27
-    source_prompts = 27 * (1 + STUDY_PARAPHRASES)
-    demo_rows = 10
-    row_unit = "statements"
-
     def _build(self) -> pd.DataFrame:
-        questions_path = resolve_file(self, "questions", "attitude_questions.json", "study",
-                                      "data/attitude_questions.json")
-        paraphrase_path = resolve_file(self, "paraphrases", "att_augment.json", "study",
-                                       "data/att_augment.json")
+        questions_path = resolve_file(self, "questions")
+        paraphrase_path = resolve_file(self, "paraphrases")
         questions = read_questionnaire(questions_path)
         paraphrases = read_paraphrases(paraphrase_path)
         n_statements = sum(len(entry["statements"]) for entry in questions)
@@ -133,4 +125,4 @@ class Attitudes(Task):
             for kind, lines in enumerate(paraphrases):
                 check_count(len(lines), STUDY_PARAPHRASES, f"paraphrases for instruction type {kind}",
                             paraphrase_path)
-        return build_items(questions, paraphrases, questions_path)
+        return build_items(self.spec, questions, paraphrases, questions_path)

@@ -3,7 +3,8 @@
 A task is built from one of three data origins (DESIGN "Data source arguments"):
 
 - the pinned remote source (`personalib.sources`, downloaded once into the cache, then offline);
-- the package's demo files (`demo=True`; `personalib/data/demo/<dataset>/`, same schema);
+- the demo files (`demo=True`; `personalib/data/demo/<dataset>/` for the study's datasets,
+  `params/tasks/<dataset>/` for a project's own; same schema);
 - local files in the source's own schema (keyword arguments such as `data_files=`).
 
 Loading verifies the declared row count of the source (`expected_rows`). A local file with fewer
@@ -16,48 +17,24 @@ from __future__ import annotations
 
 import json
 import logging
-import string
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
 from personalib.errors import PersonalibError, SourceMissingError
-from personalib.paths import DATA_DIR
 from personalib.sources import ChecksumError, fetch
+from personalib.tasks.spec import TaskSpec
 
-LETTERS = string.ascii_uppercase
-LETTER_INSTRUCTION = "\n\nPlease provide only the letter that corresponds to your answer."
-NUMBER_INSTRUCTION = "\n\nPlease provide only the number that corresponds to your answer."
 ITEM_COLUMNS: tuple[str, ...] = ("dataset", "item_id", "prompt", "n_options", "gold", "options")
 """Columns every items table starts with (DESIGN "Items table")."""
 
 log = logging.getLogger(__name__)
 
-DEMO_DIR = DATA_DIR / "demo"
 PARTIAL_HINT = ("If this is a deliberate subset or a custom file, pass allow_partial=True "
                 "(its row count is then not checked)")
-
-
-def option_lines(options: Sequence[str]) -> str:
-    """`A. opt` lines joined by newlines, letters in option order (METHODS 3)."""
-    if len(options) > len(LETTERS):
-        raise PersonalibError(f"{len(options)} options: at most {len(LETTERS)} can be lettered")
-    return "\n".join(f"{letter}. {option}" for letter, option in zip(LETTERS, options))
-
-
-def mc_prompt(question: str, options: Sequence[str]) -> str:
-    """The study's zero-shot multiple-choice prompt (METHODS 3):
-    `Question: {q}\\nA. ..\\nB. ..\\n\\nPlease provide only the letter that corresponds to your answer.`"""
-    return f"Question: {question}\n{option_lines(options)}{LETTER_INSTRUCTION}"
-
-
-def rating_prompt(instruction: str, text: str, scale: str) -> str:
-    """The study's rating prompt (METHODS 3): `{instruction}\\n\\n{text}\\n\\n{scale}` + the number
-    instruction."""
-    return f"{instruction}\n\n{text}\n\n{scale}{NUMBER_INSTRUCTION}"
 
 
 def as_path(value: str | Path, argument: str) -> Path:
@@ -147,32 +124,36 @@ def finish_items(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataF
 
 
 class Task(ABC):
-    """One dataset's items from one data origin (module doc). Subclasses define `_build`."""
+    """One dataset's items from one data origin (module doc), as its spec describes them
+    (`personalib.tasks.spec`). Subclasses define `_build`."""
 
-    name: ClassVar[str]
-    file_args: ClassVar[tuple[str, ...]]
-    source_rows: ClassVar[int]
-    """Declared row count of the study's source (unit: `row_unit`)."""
-    source_prompts: ClassVar[int]
-    """Declared number of prompts built from the full source."""
-    demo_rows: ClassVar[int]
-    row_unit: ClassVar[str] = "rows"
-    subsample_prompts: ClassVar[int | None] = None
-    """Declared GPT-4 subsample size (mmlu, bbq); None: the dataset has no subsample."""
-
-    def __init__(self, *, demo: bool = False, subsample: bool = False, allow_partial: bool = False,
-                 files: Mapping[str, str | Path] | None = None, offline: bool | None = None) -> None:
+    def __init__(self, spec: TaskSpec, *, demo: bool = False, subsample: bool = False,
+                 allow_partial: bool = False, files: Mapping[str, str | Path] | None = None,
+                 offline: bool | None = None) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.file_args = spec.file_args
+        self.source_rows = spec.rows
+        """Declared row count of the source (unit: `row_unit`); None: not declared."""
+        self.source_prompts = spec.prompts
+        """Declared number of prompts built from the full source."""
+        self.demo_rows = spec.demo.rows if spec.demo else None
+        self.row_unit = spec.row_unit
+        self.subsample_prompts = spec.subsample.prompts if spec.subsample else None
+        """Declared GPT-4 subsample size (mmlu, bbq); None: the dataset has no subsample."""
         files = dict(files or {})
         unknown = sorted(set(files) - set(self.file_args))
         if unknown:
             raise PersonalibError(
                 f"{self.name}: unknown argument(s) {', '.join(unknown)}; it takes "
                 f"{', '.join(self.file_args) or 'no file arguments'} (plus demo, subsample, allow_partial)")
-        if subsample and self.subsample_prompts is None:
+        if subsample and spec.subsample is None:
             raise PersonalibError(f"{self.name} has no study subsample (only mmlu and bbq have one)")
         if demo and files:
             raise PersonalibError(f"{self.name}: demo=True reads the package's demo files; "
                                   f"do not pass {', '.join(sorted(files))} as well")
+        if demo and spec.demo is None:
+            raise PersonalibError(f"{self.name}: its task file declares no demo files")
         self.is_demo = demo
         self.subsample = subsample
         self.allow_partial = allow_partial
@@ -182,13 +163,14 @@ class Task(ABC):
 
     @property
     def demo_dir(self) -> Path:
-        """The package's demo folder for this dataset."""
-        return DEMO_DIR / self.name
+        """The demo folder of this dataset (the package's, or beside a project's task file)."""
+        assert self.spec.folder is not None
+        return self.spec.folder
 
     @property
     def expected_rows(self) -> int | None:
         """Declared source row count that loading verifies (the demo's own count for demo data;
-        None when `allow_partial=True`)."""
+        None when `allow_partial=True` or not declared)."""
         if self.allow_partial:
             return None
         return self.demo_rows if self.is_demo else self.source_rows
@@ -196,8 +178,8 @@ class Task(ABC):
     @property
     def n_prompts(self) -> int:
         """Number of prompts; from the declared counts without loading the study's sources, else
-        from the loaded items (demo data, partial files, or once loaded)."""
-        if self._items is not None or self.is_demo or self.allow_partial:
+        from the loaded items (demo data, partial files, undeclared counts, or once loaded)."""
+        if self._items is not None or self.is_demo or self.allow_partial or self.source_prompts is None:
             return len(self.items())
         if self.subsample:
             assert self.subsample_prompts is not None
@@ -212,33 +194,44 @@ class Task(ABC):
 
     @abstractmethod
     def _build(self) -> pd.DataFrame:
-        """Read the source (or demo/local files) and build the items table; one per dataset."""
+        """Read the source (or demo/local files) and build the items table; one per loader."""
 
     def __repr__(self) -> str:
         origin = "demo" if self.is_demo else ("local files" if self.files else "pinned source")
         return f"<{type(self).__name__} {self.name} ({origin}{', subsample' if self.subsample else ''})>"
 
 
-def resolve_file(task: Task, argument: str, demo_name: str, source: str, source_file: str) -> Path:
-    """The file a task reads: the user's `argument=` file, else the demo copy (`demo_name` in the
-    task's demo folder), else `source_file` of the pinned `source` (downloaded once, then cached)."""
+def resolve_file(task: Task, argument: str) -> Path:
+    """The file a task reads for `argument`: the user's `argument=` file, else the demo copy named
+    in the spec's `demo.files`, else the spec's file of its pinned source (downloaded once, then
+    cached)."""
     if argument in task.files:
         return task.files[argument]
+    spec = task.spec
     if task.is_demo:
-        return task.demo_dir / demo_name
-    return fetch(source, source_file, offline=task.offline)
+        assert spec.demo is not None
+        return task.demo_dir / spec.demo.files[argument]
+    if spec.source is None:
+        raise PersonalibError(f"{task.name}: no pinned source; pass {argument}=<file> or use demo=True")
+    return fetch(spec.source.name, spec.source.files[argument], offline=task.offline)
 
 
-def subsample_file(task: Task, study_file: str) -> Path | None:
+def subsample_file(task: Task) -> Path | None:
     """Where the study's GPT-4 subsample ids come from (mmlu, bbq): required for `subsample=True`;
     otherwise the given/demo file or, for the full data, the study's file when it can be fetched.
     None (the `in_subsample` column is then <NA>) for partial data or when it cannot be fetched."""
-    if task.subsample or "sampled_ids" in task.files or task.is_demo:
-        return resolve_file(task, "sampled_ids", "sampled_ids.json", "study", study_file)
+    sub = task.spec.subsample
+    assert sub is not None
+    if "sampled_ids" in task.files:
+        return task.files["sampled_ids"]
+    if task.is_demo:
+        return resolve_file(task, "sampled_ids")
+    if task.subsample:
+        return fetch(sub.source, sub.file, offline=task.offline)
     if task.allow_partial:
         return None
     try:
-        return fetch("study", study_file, offline=task.offline)
+        return fetch(sub.source, sub.file, offline=task.offline)
     except ChecksumError:
         raise                                       # a wrong file is an error, not an absent one
     except SourceMissingError as exc:

@@ -26,11 +26,11 @@ from typing import Any
 import pandas as pd
 
 from personalib.errors import PersonalibError, SourceMissingError
-from personalib.sources import BBQ_METADATA_PATH, ChecksumError, fetch, missing_message
+from personalib.sources import ChecksumError, fetch, missing_message
 from personalib.tasks.base import (
-    LETTER_INSTRUCTION, Task, bad_row, check_count, finish_items, iter_json_lines, load_json,
-    option_lines, subsample_file,
+    Task, bad_row, check_count, finish_items, iter_json_lines, load_json, subsample_file,
 )
+from personalib.tasks.spec import TaskSpec
 
 CATEGORY_ROWS: dict[str, int] = {
     "Age": 3680, "Disability_status": 1556, "Gender_identity": 5672, "Nationality": 3080,
@@ -39,11 +39,6 @@ CATEGORY_ROWS: dict[str, int] = {
 }
 """The 11 BBQ categories in the study's order and their row counts (58,492 rows)."""
 CATEGORIES: tuple[str, ...] = tuple(CATEGORY_ROWS)
-SUBSAMPLE_ROWS = 5788
-"""Rows in the study's GPT-4 subsample (`data/bbq/sampled_ids.json`): the number of item columns
-(0..5787) of the released `results/zero/gpt-4-0125-preview/bbq_hits.csv` (commit c56d3049); checked
-against the ids file when it is loaded (1,447 groups of 4 rows: ambig/disambig x neg/nonneg)."""
-
 ROW_FIELDS = ("example_id", "question_index", "question_polarity", "context_condition", "category",
               "answer_info", "context", "question", "ans0", "ans1", "ans2", "label")
 EXTRA_COLUMNS = ["category", "example_id", "question_index", "question_polarity", "context_condition",
@@ -52,12 +47,7 @@ PARTIAL = "Pass allow_partial=True to load only the categories present."
 METADATA_NAMES = ("supplemental/additional_metadata.csv", "analysis_scripts/additional_metadata.csv")
 
 
-def bbq_prompt(context: str, question: str, answers: list[str]) -> str:
-    """METHODS 3: `Context: {c}\\n\\nQuestion: {q}\\nA. ..\\nB. ..\\nC. ..` + the letter instruction."""
-    return f"Context: {context}\n\nQuestion: {question}\n{option_lines(answers)}{LETTER_INSTRUCTION}"
-
-
-def parse_row(path: Path, line: int, row: dict[str, Any], category: str) -> dict[str, Any]:
+def parse_row(spec: TaskSpec, path: Path, line: int, row: dict[str, Any], category: str) -> dict[str, Any]:
     """One item from one BBQ row; a PersonalibError names the file, line and field when malformed."""
     missing = [name for name in ROW_FIELDS if name not in row]
     if missing:
@@ -85,8 +75,8 @@ def parse_row(path: Path, line: int, row: dict[str, Any], category: str) -> dict
     answers = [str(row[f"ans{k}"]) for k in range(3)]
     unknown = [k for k, tag in enumerate(tags) if tag == "unknown"]
     return {
-        "dataset": "bbq", "item_id": f"{category}/{example_id}",
-        "prompt": bbq_prompt(str(row["context"]), str(row["question"]), answers),
+        "dataset": spec.name, "item_id": spec.item_key(category=category, example_id=example_id),
+        "prompt": spec.render(answers, context=str(row["context"]), question=str(row["question"])),
         "n_options": 3, "gold": "ABC"[label], "options": answers,
         "category": category, "example_id": example_id, "question_index": question_index,
         "question_polarity": row["question_polarity"], "context_condition": row["context_condition"],
@@ -136,13 +126,6 @@ def read_sampled_ids(path: Path) -> dict[str, list[int]]:
 class BBQ(Task):
     """BBQ (11 categories, 58,492 rows; demo: 16 rows in 4 categories)."""
 
-    name = "bbq"
-    file_args = ("data_dir", "metadata", "sampled_ids")
-    source_rows = sum(CATEGORY_ROWS.values())
-    source_prompts = source_rows
-    demo_rows = 16
-    subsample_prompts = SUBSAMPLE_ROWS
-
     has_metadata: bool = False
     metadata_problem: str | None = None
     categories: tuple[str, ...] = ()
@@ -160,7 +143,9 @@ class BBQ(Task):
                 raise PersonalibError(f"{folder}: missing BBQ category file(s) "
                                       f"{', '.join(c + '.jsonl' for c in missing)}. {PARTIAL}")
             return found
-        return {cat: fetch("bbq", f"data/{cat}.jsonl", offline=self.offline) for cat in CATEGORIES}
+        source = self.spec.source
+        assert source is not None
+        return {cat: fetch(source.name, f"{source.files['data_dir']}/{cat}.jsonl", offline=self.offline) for cat in CATEGORIES}
 
     def _metadata_file(self) -> Path | None:
         if "metadata" in self.files:
@@ -172,15 +157,21 @@ class BBQ(Task):
                     if (base / name).is_file():
                         return base / name
             self.metadata_problem = (f"no additional_metadata.csv next to {root}: "
-                                     + missing_message("bbq", BBQ_METADATA_PATH, argument="metadata"))
+                                     + missing_message(*self._metadata_source(), argument="metadata"))
             return None
         try:
-            return fetch("bbq", BBQ_METADATA_PATH, offline=self.offline)
+            return fetch(*self._metadata_source(), offline=self.offline)
         except ChecksumError:
             raise                                   # a wrong file is an error, not an absent one
         except SourceMissingError as exc:
             self.metadata_problem = f"{exc} (or pass metadata=<path>)"
             return None
+
+    def _metadata_source(self) -> tuple[str, str]:
+        """(source name, file) of the pinned bias metadata."""
+        source = self.spec.source
+        assert source is not None
+        return source.name, source.files["metadata"]
 
     def require_metadata(self) -> None:
         """Stop (PersonalibError naming the file) when the bias metadata is absent (METHODS 3)."""
@@ -193,7 +184,7 @@ class BBQ(Task):
         files = self._category_files()
         rows: list[dict[str, Any]] = []
         for category, path in files.items():
-            cat_rows = [parse_row(path, line, row, category) for line, row in iter_json_lines(path)]
+            cat_rows = [parse_row(self.spec, path, line, row, category) for line, row in iter_json_lines(path)]
             if not (self.is_demo or self.allow_partial):
                 check_count(len(cat_rows), CATEGORY_ROWS[category], f"{category} rows", path)
             rows.extend(cat_rows)
@@ -204,7 +195,7 @@ class BBQ(Task):
         self.has_metadata = metadata_path is not None
         for row in rows:
             row["target_loc"] = targets.get((row.pop("_join_category"), row["example_id"]), pd.NA)
-        ids_path = subsample_file(self, "data/bbq/sampled_ids.json")
+        ids_path = subsample_file(self)
         ids = read_sampled_ids(ids_path) if ids_path else None
         frame = self._select(rows, ids)
         frame.attrs["bbq_metadata"] = str(metadata_path) if metadata_path else None
@@ -223,7 +214,7 @@ class BBQ(Task):
                 raise PersonalibError(f"subsample ids not in the BBQ data, e.g. {sorted(absent)[:3]}")
             rows = [by_key[(cat, eid)] for cat in self.categories for eid in ids.get(cat, [])]
             if not (self.is_demo or self.allow_partial):
-                check_count(len(rows), SUBSAMPLE_ROWS, "subsample rows", "BBQ sampled_ids.json")
+                check_count(len(rows), self.subsample_prompts, "subsample rows", "BBQ sampled_ids.json")
         frame = finish_items(rows, EXTRA_COLUMNS)
         frame["unknown_loc"] = frame["unknown_loc"].astype("Int64")
         frame["target_loc"] = frame["target_loc"].astype("Int64")

@@ -21,13 +21,11 @@ import pandas as pd
 
 from personalib.errors import PersonalibError
 from personalib.tasks.base import (
-    LETTERS, Task, bad_row, check_count, finish_items, load_json, mc_prompt, read_records, resolve_file,
-    subsample_file,
+    Task, bad_row, check_count, finish_items, load_json, read_records, resolve_file, subsample_file,
 )
-from personalib.tasks.mmlu_subjects import subsample_size, subject_field, total_rows
+from personalib.tasks.mmlu_subjects import subject_field
+from personalib.tasks.spec import LETTERS, TaskSpec
 
-SOURCE_FILE = "all/test-00000-of-00001.parquet"
-DEMO_FILE = "test.jsonl"
 EXTRA_COLUMNS = ["question", "subject", "field", "in_subsample"]
 
 
@@ -45,7 +43,7 @@ def read_sampled_ids(path: Path, n_rows: int) -> list[int]:
     return ids
 
 
-def parse_row(path: Path, row: int, record: dict[str, Any]) -> dict[str, Any]:
+def parse_row(spec: TaskSpec, path: Path, row: int, record: dict[str, Any]) -> dict[str, Any]:
     """One MMLU item; a PersonalibError names the file, row and field when malformed."""
     subject = str(record["subject"])
     field = subject_field(subject)
@@ -61,28 +59,21 @@ def parse_row(path: Path, row: int, record: dict[str, Any]) -> dict[str, Any]:
     if not 0 <= answer < len(choices):
         raise bad_row(path, row, f"field answer {answer} is not an index into the {len(choices)} choices")
     question = str(record["question"])
-    return {"dataset": "mmlu", "item_id": str(row), "prompt": mc_prompt(question, choices),
-            "n_options": len(choices), "gold": LETTERS[answer], "options": choices,
+    return {"dataset": spec.name, "item_id": spec.item_key(row=row),
+            "prompt": spec.render(choices, question=question), "n_options": len(choices),
+            "gold": LETTERS[answer], "options": choices,
             "question": question, "subject": subject, "field": field}
 
 
 class MMLU(Task):
     """MMLU all/test (14,042 rows; GPT-4 subsample 10,219; demo: 16 rows)."""
 
-    name = "mmlu"
-    file_args = ("data_files", "sampled_ids")
-    source_rows = total_rows()
-    source_prompts = source_rows
-    demo_rows = 16
-    subsample_prompts = subsample_size()
-    row_unit = "rows"
-
     def _build(self) -> pd.DataFrame:
-        path = resolve_file(self, "data_files", DEMO_FILE, "mmlu", SOURCE_FILE)
+        path = resolve_file(self, "data_files")
         records = read_records(path, ("question", "subject", "choices", "answer"))
         check_count(len(records), self.expected_rows, self.row_unit, path)
-        rows = [parse_row(path, row, record) for row, record in enumerate(records)]
-        ids_path = subsample_file(self, "data/mmlu/sampled_ids.json")
+        rows = [parse_row(self.spec, path, row, record) for row, record in enumerate(records)]
+        ids_path = subsample_file(self)
         ids = read_sampled_ids(ids_path, len(rows)) if ids_path else None
         chosen = set(ids or ())
         for number, row in enumerate(rows):

@@ -20,7 +20,8 @@ import pandas as pd
 
 from personalib.errors import PersonalibError, SourceMissingError
 from personalib.sources import fetch, missing_message, source_path
-from personalib.tasks.base import Task, check_count, finish_items, rating_prompt
+from personalib.tasks.base import Task, check_count, finish_items, resolve_file
+from personalib.tasks.spec import TaskSpec
 
 OFFENSIVE_QUESTION = "How much could this post be seen as toxic/hateful/disrespectful or offensive"
 OFFENSIVE_SCALE = "\n".join(f"({k}) {label} offensive" for k, label in enumerate(
@@ -83,26 +84,19 @@ def tweet_flags(path: Path, table: pd.DataFrame, column: str, tweets: list[str])
 class Toxicity(Task):
     """626 tweets x (offensiveness, racism) = 1,252 prompts; demo: 12 invented posts."""
 
-    name = "toxicity"
-    file_args = ("csv",)
-    source_rows = 626
-    source_prompts = 2 * 626
-    demo_rows = 12
-    row_unit = "distinct tweets"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, spec: TaskSpec, **kwargs: Any) -> None:
+        super().__init__(spec, **kwargs)
         self._annotations: pd.DataFrame | None = None
 
     def _path(self) -> Path:
-        if "csv" in self.files:
-            return self.files["csv"]
-        if self.is_demo:
-            return self.demo_dir / "largeScale.csv"
-        path = source_path("sap2022", "largeScale.csv")
+        if "csv" in self.files or self.is_demo:
+            return resolve_file(self, "csv")
+        assert self.spec.source is not None
+        name, file = self.spec.source.name, self.spec.source.files["csv"]
+        path = source_path(name, file)
         if not path.is_file():
-            raise SourceMissingError(missing_message("sap2022", "largeScale.csv", argument="csv"))
-        return fetch("sap2022", "largeScale.csv")          # checks it against its recorded sha256
+            raise SourceMissingError(missing_message(name, file, argument="csv"))
+        return fetch(name, file)          # checks it against its recorded sha256
 
     def _build(self) -> pd.DataFrame:
         path = self._path()
@@ -115,8 +109,9 @@ class Toxicity(Task):
         for measure, (question, scale) in MEASURES.items():
             for tweet in tweets:
                 number = index[tweet]
-                rows.append({"dataset": "toxicity", "item_id": f"{measure}/{number}",
-                             "prompt": rating_prompt(question, tweet, scale),
+                rows.append({"dataset": self.spec.name,
+                             "item_id": self.spec.item_key(measure=measure, tweet_index=number),
+                             "prompt": self.spec.render(instruction=question, text=tweet, scale=scale),
                              "n_options": pd.NA, "gold": pd.NA, "options": None, "measure": measure,
                              "tweet_index": number, "tweet": tweet,
                              **{name: flags[name][tweet] for name in FLAG_COLUMNS.values()}})

@@ -20,13 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from personalib.tasks.base import (
-    LETTERS, Task, bad_row, check_count, finish_items, mc_prompt, read_records, resolve_file,
-)
+from personalib.tasks.base import Task, bad_row, check_count, finish_items, read_records, resolve_file
+from personalib.tasks.spec import LETTERS, TaskSpec
 
 SHUFFLE_SEED = 42
-SOURCE_FILE = "multiple_choice/validation-00000-of-00001.parquet"
-DEMO_FILE = "validation.jsonl"
 
 
 def mc1_options(path: Path, row: int, record: dict[str, Any]) -> tuple[list[str], list[int]]:
@@ -49,8 +46,9 @@ def mc1_options(path: Path, row: int, record: dict[str, Any]) -> tuple[list[str]
     return choices, labels
 
 
-def build_items(records: list[dict[str, Any]], path: Path) -> pd.DataFrame:
-    """TruthfulQA items (METHODS 3): shuffled MC1 options, gold letter, `item_id` = row number."""
+def build_items(spec: TaskSpec, records: list[dict[str, Any]], path: Path) -> pd.DataFrame:
+    """TruthfulQA items (METHODS 3): shuffled MC1 options, gold letter, the spec's item id and
+    prompt template."""
     rng = np.random.RandomState(SHUFFLE_SEED)
     rows = []
     for row, record in enumerate(records):
@@ -59,8 +57,9 @@ def build_items(records: list[dict[str, Any]], path: Path) -> pd.DataFrame:
         rng.shuffle(order)
         options = [choices[i] for i in order]
         gold = LETTERS[[labels[i] for i in order].index(1)]
-        question = str(record["question"])
-        rows.append({"dataset": "truthfulqa", "item_id": str(row), "prompt": mc_prompt(question, options),
+        question = str(record[spec.fields["question"]])
+        rows.append({"dataset": spec.name, "item_id": spec.item_key(row=row),
+                     "prompt": spec.render(options, question=question),
                      "n_options": len(options), "gold": gold, "options": options, "question": question})
     return finish_items(rows, ["question"])
 
@@ -68,15 +67,8 @@ def build_items(records: list[dict[str, Any]], path: Path) -> pd.DataFrame:
 class TruthfulQA(Task):
     """TruthfulQA MC1 (817 questions; the demo has its own 12)."""
 
-    name = "truthfulqa"
-    file_args = ("data_files",)
-    source_rows = 817
-    source_prompts = 817
-    demo_rows = 12
-    row_unit = "questions"
-
     def _build(self) -> pd.DataFrame:
-        path = resolve_file(self, "data_files", DEMO_FILE, "truthfulqa", SOURCE_FILE)
-        records = read_records(path, ("question", "mc1_targets"))
+        path = resolve_file(self, "data_files")
+        records = read_records(path, (self.spec.fields["question"], "mc1_targets"))
         check_count(len(records), self.expected_rows, self.row_unit, path)
-        return build_items(records, path)
+        return build_items(self.spec, records, path)

@@ -9,8 +9,9 @@ import pytest
 
 from personalib import DATASETS
 from personalib.errors import PersonalibError
-from personalib.tasks import TASKS, load_task
-from personalib.tasks.base import ITEM_COLUMNS, mc_prompt, option_lines, rating_prompt
+from personalib.tasks import load_task, registry
+from personalib.tasks.base import ITEM_COLUMNS
+from personalib.tasks.spec import option_lines
 
 
 @pytest.fixture
@@ -20,9 +21,9 @@ def no_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PERSONALIB_OFFLINE", "1")
 
 
-def test_every_dataset_has_a_task() -> None:
-    assert tuple(TASKS) == DATASETS
-    assert all(TASKS[name].name == name for name in DATASETS)
+def test_every_study_dataset_has_a_task_file() -> None:
+    assert registry.study_names() == DATASETS
+    assert all(load_task(name).name == registry.spec(name).name == name for name in DATASETS)
 
 
 @pytest.mark.parametrize(("name", "subsample", "expected_rows", "n_prompts"), [
@@ -64,12 +65,17 @@ def test_bad_arguments_are_clear_errors(tmp_path: Path) -> None:
         load_task("mmlu", demo=True, data_files=local)
 
 
-def test_prompt_pieces_follow_methods_3() -> None:
+def test_prompt_templates_follow_methods_3() -> None:
     assert option_lines(["x", "y", "z"]) == "A. x\nB. y\nC. z"
-    assert mc_prompt("Why?", ["Yes", "No"]) == (
-        "Question: Why?\nA. Yes\nB. No\n\nPlease provide only the letter that corresponds to your answer.")
-    assert rating_prompt("Rate it.", "Text", "(1) a\n(2) b") == (
-        "Rate it.\n\nText\n\n(1) a\n(2) b\n\nPlease provide only the number that corresponds to your answer.")
+    for name in ("truthfulqa", "mmlu"):
+        assert registry.spec(name).render(["Yes", "No"], question="Why?") == (
+            "Question: Why?\nA. Yes\nB. No\n\nPlease provide only the letter that corresponds to your answer.")
+    assert registry.spec("bbq").render(["a", "b", "c"], context="C.", question="Q?") == (
+        "Context: C.\n\nQuestion: Q?\nA. a\nB. b\nC. c\n\n"
+        "Please provide only the letter that corresponds to your answer.")
+    for name in ("attitudes", "toxicity"):
+        assert registry.spec(name).render(instruction="Rate it.", text="Text", scale="(1) a\n(2) b") == (
+            "Rate it.\n\nText\n\n(1) a\n(2) b\n\nPlease provide only the number that corresponds to your answer.")
     with pytest.raises(PersonalibError, match="at most 26"):
         option_lines([str(i) for i in range(27)])
 
