@@ -15,11 +15,9 @@ relative to the project root (`personalib.paths.project_root()`).
 from __future__ import annotations
 
 import re
-import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from personalib.decoding import Decoding
@@ -27,6 +25,7 @@ from personalib.errors import ConfigError
 from personalib.paths import params_dir, project_root
 from personalib.personas import BUILTIN_SETS, Persona, load_persona_set, select_personas
 from personalib.tasks import registry
+from personalib.yamlfile import describe_error, read_mapping
 
 API_BACKENDS: frozenset[str] = frozenset({"openai", "openai-batch"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -376,52 +375,9 @@ def _locate(kind: str, folder: str, name_or_path: str | Path, available: Any) ->
 
 def _parse(path: Path, schema: type[_Strict]) -> Any:
     label = "model params file" if schema is ModelParams else "profile file"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{label} {path}: cannot be read as YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{label} {path}: expected a mapping of fields, got {type(data).__name__}")
+    data = read_mapping(path, label)
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        problems = "\n  ".join(_describe(err, schema) for err in exc.errors())
+        problems = "\n  ".join(describe_error(err, schema) for err in exc.errors())
         raise ConfigError(f"{label} {path}: {exc.error_count()} invalid field(s):\n  {problems}") from None
-
-
-def _describe(err: Any, schema: type[BaseModel]) -> str:
-    """One pydantic error as `field <dotted path> = <value>: <what is wrong / allowed>`."""
-    loc = ".".join(str(part) for part in err["loc"])
-    if err["type"] == "extra_forbidden":
-        allowed = ", ".join(_allowed_keys(schema, err["loc"][:-1]))
-        return f"unknown key {loc}; allowed here: {allowed}"
-    if err["type"] == "missing":
-        return f"field {loc}: missing (required)"
-    message = err["msg"].removeprefix("Value error, ")
-    if not loc:
-        return message
-    value = repr(err.get("input"))
-    value = value if len(value) <= 80 else value[:77] + "..."
-    return f"field {loc} = {value}: {message}"
-
-
-def _allowed_keys(schema: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the model found at `loc` (walking fields, dict values and list items)."""
-    node: Any = schema
-    for part in loc:
-        node = _unwrap(node)
-        if isinstance(node, type) and issubclass(node, BaseModel):
-            node = node.model_fields[part].annotation
-        elif get_origin(node) is dict:
-            node = get_args(node)[1]
-        elif get_origin(node) is list:
-            node = get_args(node)[0]
-    node = _unwrap(node)
-    return list(node.model_fields) if isinstance(node, type) and issubclass(node, BaseModel) else []
-
-
-def _unwrap(node: Any) -> Any:
-    """`X | None` -> X."""
-    while get_origin(node) in (Union, types.UnionType):
-        node = next(arg for arg in get_args(node) if arg is not type(None))
-    return node

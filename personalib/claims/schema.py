@@ -21,13 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from personalib import DATASETS
 from personalib.deviations import DEVIATIONS
 from personalib.errors import ConfigError
 from personalib.paths import DATA_DIR
+from personalib.yamlfile import describe_error, read_mapping
 
 CLAIMS_FILE = DATA_DIR / "claims.yaml"
 Kind = Literal["value", "ordering", "count", "rank", "ratio"]
@@ -221,26 +221,14 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
         ident = entry.get("id") if isinstance(entry, dict) else None
         where = f"claim {ident or f'#{loc[1] + 1}'}, "
         loc = loc[2:]
-    field = ".".join(str(p) for p in loc if not (isinstance(p, str) and "[" in p)) or "(entry)"
-    message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        return f"{where}unknown key {field}"
-    if err["type"] == "missing":
-        return f"{where}field {field}: missing (required)"
-    value = repr(err.get("input"))
-    value = value if len(value) <= 80 else value[:77] + "..."
-    return f"{where}field {field} = {value}: {message}"
+    field = tuple(p for p in loc if not (isinstance(p, str) and "[" in p)) or ("(entry)",)
+    return describe_error({**err, "loc": field}, where=where)
 
 
 def load_claims(path: str | Path = CLAIMS_FILE) -> tuple[Claim, ...]:
     """The validated claims of a claims file (default: the package's claims.yaml)."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"claims file {path}: cannot be read as YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"claims file {path}: expected a mapping with a `claims` list")
+    raw = read_mapping(path, "claims file", "a mapping with a `claims` list")
     try:
         return ClaimsFile.model_validate(raw).claims
     except ValidationError as exc:
