@@ -35,16 +35,18 @@ __all__ = ["TASKS", "Task", "load_task"]
 
 
 def load_task(name: str, *, demo: bool = False, subsample: bool = False, allow_partial: bool = False,
-              **files: str | Path) -> Task:
+              offline: bool | None = None, **files: str | Path) -> Task:
     """The task `name` (one of `personalib.DATASETS`) from the pinned source, the demo files
     (`demo=True`) or local files in the source's own schema (`files`), METHODS 3.
 
     `subsample=True` keeps the study's GPT-4 subsample (mmlu, bbq). `allow_partial=True` accepts
     local files whose row count differs from the study's source (not checked then). Nothing is
-    read until `.items()` (or `.n_prompts` for demo/partial data) is called.
+    read until `.items()` (or `.n_prompts` for demo/partial data) is called. `offline=True` never
+    downloads a source (only cached copies are read); None follows `PERSONALIB_OFFLINE` and
+    `HF_HUB_OFFLINE` (`personalib.sources.fetch`).
     """
     try:
         cls = TASKS[name]
     except KeyError:
         raise PersonalibError(f"unknown dataset {name!r}; choose one of {', '.join(TASKS)}") from None
-    return cls(demo=demo, subsample=subsample, allow_partial=allow_partial, files=files)
+    return cls(demo=demo, subsample=subsample, allow_partial=allow_partial, files=files, offline=offline)

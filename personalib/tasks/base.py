@@ -161,7 +161,7 @@ class Task(ABC):
     """Declared GPT-4 subsample size (mmlu, bbq); None: the dataset has no subsample."""
 
     def __init__(self, *, demo: bool = False, subsample: bool = False, allow_partial: bool = False,
-                 files: Mapping[str, str | Path] | None = None) -> None:
+                 files: Mapping[str, str | Path] | None = None, offline: bool | None = None) -> None:
         files = dict(files or {})
         unknown = sorted(set(files) - set(self.file_args))
         if unknown:
@@ -176,6 +176,7 @@ class Task(ABC):
         self.is_demo = demo
         self.subsample = subsample
         self.allow_partial = allow_partial
+        self.offline = offline              # for `sources.fetch`: True never downloads
         self.files = {key: as_path(value, key) for key, value in files.items()}
         self._items: pd.DataFrame | None = None
 
@@ -225,7 +226,7 @@ def resolve_file(task: Task, argument: str, demo_name: str, source: str, source_
         return task.files[argument]
     if task.is_demo:
         return task.demo_dir / demo_name
-    return fetch(source, source_file)
+    return fetch(source, source_file, offline=task.offline)
 
 
 def subsample_file(task: Task, study_file: str) -> Path | None:
@@ -237,7 +238,7 @@ def subsample_file(task: Task, study_file: str) -> Path | None:
     if task.allow_partial:
         return None
     try:
-        return fetch("study", study_file)
+        return fetch("study", study_file, offline=task.offline)
     except ChecksumError:
         raise                                       # a wrong file is an error, not an absent one
     except SourceMissingError as exc:

@@ -160,7 +160,7 @@ class BBQ(Task):
                 raise PersonalibError(f"{folder}: missing BBQ category file(s) "
                                       f"{', '.join(c + '.jsonl' for c in missing)}. {PARTIAL}")
             return found
-        return {cat: fetch("bbq", f"data/{cat}.jsonl") for cat in CATEGORIES}
+        return {cat: fetch("bbq", f"data/{cat}.jsonl", offline=self.offline) for cat in CATEGORIES}
 
     def _metadata_file(self) -> Path | None:
         if "metadata" in self.files:
@@ -175,7 +175,7 @@ class BBQ(Task):
                                      + missing_message("bbq", BBQ_METADATA_PATH, argument="metadata"))
             return None
         try:
-            return fetch("bbq", BBQ_METADATA_PATH)
+            return fetch("bbq", BBQ_METADATA_PATH, offline=self.offline)
         except ChecksumError:
             raise                                   # a wrong file is an error, not an absent one
         except SourceMissingError as exc:
