@@ -428,3 +428,15 @@ def test_hub_environment_variables_reach_huggingface_hub(tmp_path: Path) -> None
                              env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120)
     assert offline.returncode == 0, offline.stderr
     assert Path(offline.stdout.strip().splitlines()[-1]) == path
+
+
+def test_cli_run_offline_without_the_hub_file_exits_2_naming_the_download_command(tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text(f"name: p\nmodels: [gemma3-270m-demo]\ndatasets:\n  truthfulqa: {{limit: 2}}\n"
+                       f"persona_sets: [empty]\nstore: {tmp_path / 'store'}\nreports: {tmp_path / 'reports'}\n")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "personalib", "generate", "--profile", str(profile)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "not in the Hugging Face cache" in run.stderr
+    assert "hf download truthfulqa/truthful_qa multiple_choice/validation-00000-of-00001.parquet" in run.stderr
