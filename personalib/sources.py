@@ -28,14 +28,15 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 import yaml
 from huggingface_hub import constants as hf_constants
-from huggingface_hub import hf_hub_download, hf_hub_url, try_to_load_from_cache
 from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
                                     OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError)
 
@@ -96,7 +97,7 @@ class Source:
     def url(self, path: str) -> str | None:
         """Download URL of `path` (hub sources: on the endpoint huggingface_hub uses, `HF_ENDPOINT`)."""
         if self.repo_id is not None:
-            return hf_hub_url(self.repo_id, path, repo_type="dataset", revision=self.revision)
+            return _hub_api().hf_hub_url(self.repo_id, path, repo_type="dataset", revision=self.revision)
         if self.base_url is None:
             return None
         return self.base_url.rstrip("/") + "/" + path
@@ -276,6 +277,15 @@ def fetch(name: str, path: str, *, offline: bool | None = None) -> Path:
     return dest
 
 
+def _hub_api() -> ModuleType:
+    """huggingface_hub's download functions, imported on first use: they load `tqdm.auto`, which
+    warns on stderr in a notebook kernel without ipywidgets, and reports must show no stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from huggingface_hub import file_download
+    return file_download
+
+
 def hub_download_command(source: Source, path: str) -> str:
     """The `hf download` command that puts a hub source file into the Hugging Face cache."""
     return f"hf download {source.repo_id} {path} --repo-type dataset --revision {source.revision}"
@@ -288,11 +298,12 @@ def _fetch_hub(source: Source, spec: SourceFile, offline: bool, requested: bool 
     how = (f"run `{hub_download_command(source, spec.path)}` on a machine with access to the hub "
            f"(HF_ENDPOINT selects a mirror, HF_HUB_CACHE the cache), or give a local copy "
            f"(data_files=<path>)")
-    was_cached = isinstance(try_to_load_from_cache(source.repo_id, spec.path, cache_dir=None,
-                                                   revision=source.revision, repo_type="dataset"), str)
+    hub = _hub_api()
+    was_cached = isinstance(hub.try_to_load_from_cache(source.repo_id, spec.path, revision=source.revision,
+                                                       repo_type="dataset"), str)
     try:
-        local = Path(hf_hub_download(source.repo_id, spec.path, repo_type="dataset", revision=source.revision,
-                                     local_files_only=offline))
+        local = Path(hub.hf_hub_download(source.repo_id, spec.path, repo_type="dataset", revision=source.revision,
+                                         local_files_only=offline))
     except (GatedRepoError, RepositoryNotFoundError) as exc:
         raise SourceMissingError(
             f"{where}: the hub refused access ({_status(exc)}): the dataset is gated or private, or the "
