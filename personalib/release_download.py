@@ -1,7 +1,8 @@
 """Download of the original study's released generations: the pinned release, or a mirror.
 
 `download_release` fetches GitHub's tarball of the study's repository at the pinned commit (or at
-`--commit`) once into the cache and extracts it; `personalib.release.import_release` imports the
+`--commit`) once into the cache (with `personalib.sources.download`, the package's one helper for
+files that are not on the Hugging Face hub) and extracts it; `personalib.release.import_release` imports the
 extracted folder. A mirror (`--url`) is cached in its own folder and never read as the pinned
 release; each extracted folder has a download record beside it (URL, pinned or not, sha256 of the
 tarball) that the import copies into its manifest.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -21,7 +21,7 @@ from typing import Any
 from personalib.errors import SourceMissingError
 from personalib.files import file_sha256
 from personalib.paths import cache_dir
-from personalib.sources import ChecksumError, download
+from personalib.sources import ChecksumError, download, env_offline
 from personalib.store import utc_now
 
 __all__ = [
@@ -56,7 +56,8 @@ def download_record(release: str | Path) -> dict[str, Any] | None:
         return None
 
 
-def download_release(commit: str = RELEASE_COMMIT, *, url: str | None = None, dest: Path | None = None) -> Path:
+def download_release(commit: str = RELEASE_COMMIT, *, url: str | None = None, dest: Path | None = None,
+                     offline: bool | None = None) -> Path:
     """The release checkout at `commit`, fetched once (tarball via urllib) and extracted into
     `dest` (default `<cache>/release`); returns the folder holding `results/`.
 
@@ -66,8 +67,8 @@ def download_release(commit: str = RELEASE_COMMIT, *, url: str | None = None, de
     writes a record beside the folder (`<folder>.download.json`: URL, pinned or mirror, sha256 and
     size of the tarball) that `import_release` copies into the import's manifest. The tarball is
     checked against `RELEASE_SHA256` (pinned release) or else against the sha256 recorded when it
-    was first extracted there. Offline or failing: SourceMissingError saying what to download and
-    where to put it.
+    was first extracted there. Offline (`offline=True`, or `PERSONALIB_OFFLINE=1` when `offline` is
+    None) or failing: SourceMissingError saying what to download and where to put it.
     """
     pinned_url = release_url(commit)
     url = url or pinned_url
@@ -82,8 +83,9 @@ def download_release(commit: str = RELEASE_COMMIT, *, url: str | None = None, de
             f"and run `python -m personalib import-release <extracted folder>`.")
     fetched = not tarball.is_file()
     if fetched:
-        if os.environ.get("PERSONALIB_OFFLINE", "") not in ("", "0"):
-            raise SourceMissingError(f"the study's release is not in the cache and PERSONALIB_OFFLINE is set. {hint}")
+        if offline or (offline is None and env_offline()):
+            reason = "offline=True was passed" if offline else "PERSONALIB_OFFLINE is set"
+            raise SourceMissingError(f"the study's release is not in the cache and {reason}. {hint}")
         try:
             download(url, tarball, sha256=RELEASE_SHA256 if pinned else None)
         except SourceMissingError as exc:

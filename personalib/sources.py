@@ -1,21 +1,23 @@
-"""Every external data source of the study, pinned, cached and downloaded on first use (METHODS 3).
+"""Every external data source of the study, pinned and cached, fetched on first use (METHODS 3).
 
-One table (`SOURCES`) lists each source with its pinned revision, licence, download URL and, per
-file, the sha256 and size where they are known. Files live in the cache at
-`cache_dir()/sources/<source>/<revision>/<path>` (`source_path`). `fetch` returns that path:
+`SOURCES` (read from `personalib/data/sources.yaml`) lists each source with its pinned revision,
+licence and, per file, the sha256 and size where known. `fetch(name, path, offline=...)` returns a
+local path:
 
-- cached: used as is, never downloaded again (it is hashed once and the result recorded in a
-  sidecar `<file>.source.json`; a pinned sha256 that does not match stops with an error);
-- not cached: downloaded with urllib to a temporary file, checked against the pinned sha256 and
-  size, then renamed into place. Where no sha256 could be pinned offline ("unknown" in
-  `sources_table()`), the hash of the first download is recorded in the sidecar and later reads
-  are checked against it;
-- offline (`PERSONALIB_OFFLINE=1`, or `HF_HUB_OFFLINE=1` for Hugging Face sources) or the download
-  fails: `SourceMissingError` saying what is missing, its URL and the exact cache path to put it.
+- hub sources (TruthfulQA, MMLU): `huggingface_hub.hf_hub_download` at the pinned commit into the
+  user's Hugging Face cache, so `HF_HUB_OFFLINE`, `HF_ENDPOINT` and `HF_TOKEN` work as in the rest of
+  the Hugging Face stack; a cached file is returned without a network call;
+- other sources (BBQ's and the study's GitHub repositories): `download` (urllib, temp file + rename)
+  into `cache_dir()/sources/<source>/<revision>/<path>`, with a sidecar `<file>.source.json` holding
+  the sha256 (of the first download where none is pinned: "unknown" in `sources_table()`);
+- every pinned (or recorded) sha256 is checked: a mismatch is a ChecksumError naming the file, both
+  hashes and what to do, and a file that fails right after downloading is not kept;
+- `offline=True` never downloads; `offline=None` reads `PERSONALIB_OFFLINE=1` (all sources) and
+  huggingface_hub's `HF_HUB_OFFLINE=1` (hub sources). An uncached file then raises
+  SourceMissingError saying how to get it.
 
-`largeScale.csv` (Sap et al. 2022) is never downloaded: its terms forbid redistribution. The user
-downloads it from the authors' page and puts it at `source_path("sap2022", "largeScale.csv")`, or
-passes `csv=` to `load_task("toxicity", ...)`.
+`largeScale.csv` (Sap et al. 2022) is never downloaded (its terms forbid redistribution): the user
+puts it at `source_path("sap2022", "largeScale.csv")` or passes `csv=` to `load_task("toxicity")`.
 """
 
 from __future__ import annotations
@@ -26,17 +28,22 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
+import yaml
+from huggingface_hub import constants as hf_constants
+from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+                                    OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError)
 
 from personalib.errors import SourceMissingError
 from personalib.files import file_sha256
-from personalib.paths import cache_dir
+from personalib.paths import DATA_DIR, cache_dir
 
-HF_ENDPOINT_ENV = "HF_ENDPOINT"
 OFFLINE_ENV = "PERSONALIB_OFFLINE"
 SIDECAR_SUFFIX = ".source.json"
 _CHUNK = 1 << 20
@@ -57,21 +64,27 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Source:
-    """An external source pinned at one revision; `base_url` None means never downloaded."""
+    """An external source pinned at one revision: a Hugging Face dataset repository (`repo_id`), a
+    plain URL prefix (`base_url`), or neither (user-supplied only, never downloaded)."""
 
     name: str
     title: str
     homepage: str
     revision: str | None
     licence: str
-    base_url: str | None
     files: tuple[SourceFile, ...]
-    hub: bool = False
+    base_url: str | None = None
+    repo_id: str | None = None
     notes: str = ""
     _index: dict[str, SourceFile] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {f.path: f for f in self.files})
+
+    @property
+    def hub(self) -> bool:
+        """True for a Hugging Face hub dataset (fetched with huggingface_hub)."""
+        return self.repo_id is not None
 
     def file(self, path: str) -> SourceFile:
         """The declared file `path`; a PersonalibError names the source's files otherwise."""
@@ -82,116 +95,36 @@ class Source:
                 f"source {self.name!r} has no file {path!r}; its files are: "
                 + ", ".join(self._index)) from None
 
-    def url(self, path: str, base_url: str | None = None) -> str | None:
-        """Download URL of `path` (`base_url` overrides the pinned one, e.g. a mirror)."""
-        base = base_url or self.base_url
-        if base is None:
+    def url(self, path: str) -> str | None:
+        """Download URL of `path` (hub sources: on the endpoint huggingface_hub uses, `HF_ENDPOINT`)."""
+        if self.repo_id is not None:
+            return _hub_api().hf_hub_url(self.repo_id, path, repo_type="dataset", revision=self.revision)
+        if self.base_url is None:
             return None
-        if self.hub and base_url is None:
-            endpoint = os.environ.get(HF_ENDPOINT_ENV, "https://huggingface.co").rstrip("/")
-            base = base.replace("https://huggingface.co", endpoint, 1)
-        return base.rstrip("/") + "/" + path
+        return self.base_url.rstrip("/") + "/" + path
 
 
-def _hub(repo: str, revision: str) -> str:
-    return f"https://huggingface.co/datasets/{repo}/resolve/{revision}"
-
-
-TRUTHFULQA_REVISION = "741b8276f2d1982aa3d5b832d3ee81ed3b896490"
-MMLU_REVISION = "c30699e8356da336a370243923dbaf21066bb9fe"
-MMLU_ZEPHYR_REVISION = "7a00892cd331d78a88c8c869d0224a5cdd149848"
-BBQ_REVISION = "bea11bd97d79217245b5871acd247b9d6eb24598"
-STUDY_REVISION = "edeadf7cad6f585799599a320854731d51a18351"
-SAP2022_URL = "https://maartensap.com/racial-bias-hatespeech/"
-
-BBQ_FILES: dict[str, tuple[str, int]] = {
-    "Age": ("46e805b3fc2d8cbd26eeb8e8430d98cf7b2dc9c83574ff3674e8ce4f0fca2a60", 3091834),
-    "Disability_status": ("375d40d9b71f056150264445ec189b13934998f3f49a1e311aa7578eb3b45e5f", 1336984),
-    "Gender_identity": ("8b5adbb368510a97d5775dc43e1c719e0249fe2da33f13c83e3e29edafec7a00", 4331406),
-    "Nationality": ("a583e74666aec0341ded8aa3983e7cad694eb24de72c254d28b2df3035720090", 2900040),
-    "Physical_appearance": ("e48d7e13508565f4801574e611043470c25c95a0a62af3699cb5ee7cb02608fb", 1347476),
-    "Race_ethnicity": ("4a9f1214cfaa115ce7f0bdb40609122e431f5152c71b8ca64d665e483b946ae6", 6062426),
-    "Race_x_gender": ("e5dbba782f8c4e25b99dd5470b5136e2db73dbf401cf6d4a5a3ed31b02f95696", 13094106),
-    "Race_x_SES": ("af8e2ae3d0e5be9ebcbfe7149e591d47ff649e263307f4548f7fb12f6a6d83e8", 11222218),
-    "Religion": ("cb9555f9f3454a52cd2df85956b59bd7fcca5aa922c8527693b1164d08417616", 1118728),
-    "SES": ("9f92754bb037b0982604b9112705fb81d60a19d9e759c67e4a85e484a070f528", 5696950),
-    "Sexual_orientation": ("2c71036b9e7584fe589c42aef32c1a42bc01b9a5e9b1b8704342630cdb08cefd", 729010),
-}
-"""BBQ category files at `BBQ_REVISION` (sha256, bytes), in the study's category order."""
-
+SOURCES_FILE = DATA_DIR / "sources.yaml"
 BBQ_METADATA_PATH = "supplemental/additional_metadata.csv"
 
-SOURCES: dict[str, Source] = {
-    "truthfulqa": Source(
-        name="truthfulqa",
-        title="TruthfulQA, config multiple_choice, split validation (Lin et al. 2022)",
-        homepage="https://huggingface.co/datasets/truthfulqa/truthful_qa",
-        revision=TRUTHFULQA_REVISION,
-        licence="Apache-2.0",
-        base_url=_hub("truthfulqa/truthful_qa", TRUTHFULQA_REVISION),
-        files=(SourceFile("multiple_choice/validation-00000-of-00001.parquet",
-                          "23f08e230ca4ed66babf3a72419af7cbde1f3d734dd396ac4cf6d088bd162afd",
-                          271033),),
-        hub=True,
-        notes="817 questions in the order the study used (that of the repository's v0 mc_task.json).",
-    ),
-    "mmlu": Source(
-        name="mmlu",
-        title="MMLU, config all, split test (Hendrycks et al. 2021)",
-        homepage="https://huggingface.co/datasets/cais/mmlu",
-        revision=MMLU_REVISION,
-        licence="MIT",
-        base_url=_hub("cais/mmlu", MMLU_REVISION),
-        files=(SourceFile("all/test-00000-of-00001.parquet",
-                          "74a41822ce7d3def56e1682f958469c04642a5336a5ce912fa375fdb90fb25d7"),),
-        hub=True,
-        notes=(f"14,042 rows. The original analysed Zephyr's answers against revision "
-               f"{MMLU_ZEPHYR_REVISION[:8]} (a loading-script revision from before the Parquet "
-               "conversion, which `datasets` 4+ can no longer run) and the other models against the "
-               "then-current Parquet data; this package pins a Parquet revision."),
-    ),
-    "bbq": Source(
-        name="bbq",
-        title="BBQ, Bias Benchmark for QA (Parrish et al. 2022), 11 category files + bias metadata",
-        homepage="https://github.com/nyu-mll/BBQ",
-        revision=BBQ_REVISION,
-        licence="CC-BY-4.0",
-        base_url=f"https://raw.githubusercontent.com/nyu-mll/BBQ/{BBQ_REVISION}",
-        files=tuple(SourceFile(f"data/{cat}.jsonl", sha, size)
-                    for cat, (sha, size) in BBQ_FILES.items()) + (SourceFile(BBQ_METADATA_PATH),),
-        notes=("Commit of 2022-07-07. Its 11 data files (58,492 rows) have the same sha256 as the "
-               "default branch's files (as published by other projects pinning this commit); the "
-               "study read the same rows through HF heegyu/bbq (METHODS 3). The sha256 of "
-               "supplemental/additional_metadata.csv is recorded on first download."),
-    ),
-    "study": Source(
-        name="study",
-        title="Original study repository peluz/persona-behavior (Araujo & Roth 2024): data files",
-        homepage="https://github.com/peluz/persona-behavior",
-        revision=STUDY_REVISION,
-        licence="none stated (the repository has no LICENSE file); fetched, never redistributed",
-        base_url=f"https://raw.githubusercontent.com/peluz/persona-behavior/{STUDY_REVISION}",
-        files=(
-            SourceFile("data/attitude_questions.json",
-                       "1cfef046549cde631ab4c8b20027c5100b657baafc84253a5dc0c863a9ee0d4f", 5077),
-            SourceFile("data/att_augment.json",
-                       "e44d3e851a191cc445a0575565580a5d4a08b43d694e6eb6f70399eb3a887b77", 6186),
-            SourceFile("data/mmlu/sampled_ids.json", None, 62482),
-            SourceFile("data/bbq/sampled_ids.json", None, 32101),
-        ),
-        notes="Attitude questionnaires, instruction paraphrases and the GPT-4 subsample ids.",
-    ),
-    "sap2022": Source(
-        name="sap2022",
-        title="largeScale.csv of 'Annotators with Attitudes' (Sap et al. 2022)",
-        homepage=SAP2022_URL,
-        revision=None,
-        licence="terms of the authors' data release forbid redistribution: user-supplied only",
-        base_url=None,
-        files=(SourceFile("largeScale.csv"),),
-        notes="Download and extract it from the authors' page; never downloaded by this package.",
-    ),
-}
+
+def read_sources(path: Path = SOURCES_FILE) -> dict[str, Source]:
+    """The source registry: one `Source` per entry of the YAML file (`personalib/data/sources.yaml`),
+    `{revision}` in a `base_url` replaced by the entry's revision."""
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    registry = {}
+    for name, entry in table.items():
+        entry = dict(entry)
+        revision = entry.pop("revision", None)
+        revision = None if revision is None else str(revision)
+        files = tuple(SourceFile(str(f["path"]), f.get("sha256"), f.get("size")) for f in entry.pop("files"))
+        if entry.get("base_url"):
+            entry["base_url"] = entry["base_url"].format(revision=revision)
+        registry[name] = Source(name=name, revision=revision, files=files, **entry)
+    return registry
+
+
+SOURCES: dict[str, Source] = read_sources()
 
 
 def get_source(name: str) -> Source:
@@ -204,18 +137,32 @@ def get_source(name: str) -> Source:
 
 
 def source_path(name: str, path: str) -> Path:
-    """Cache location of a source file: `cache_dir()/sources/<name>/<revision>/<path>`."""
+    """Where a source file is cached: for hub sources the snapshot path in the Hugging Face cache
+    (`HF_HUB_CACHE/datasets--<org>--<name>/snapshots/<revision>/<path>`), otherwise
+    `cache_dir()/sources/<name>/<revision>/<path>`."""
     source = get_source(name)
     source.file(path)
+    if source.repo_id is not None:
+        folder = "datasets--" + source.repo_id.replace("/", "--")
+        return Path(hf_constants.HF_HUB_CACHE) / folder / "snapshots" / str(source.revision) / path
     return cache_dir() / "sources" / name / (source.revision or "user") / path
 
 
-def is_offline(source: Source, mirror: bool = False) -> bool:
-    """True when downloads are switched off: `PERSONALIB_OFFLINE=1` (any source) or
-    `HF_HUB_OFFLINE=1` (Hugging Face hub sources, unless a mirror `base_url` is used)."""
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
-        return True
-    return source.hub and not mirror and os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+def env_offline() -> bool:
+    """True when the user switched this package's downloads off with `PERSONALIB_OFFLINE=1`."""
+    return os.environ.get(OFFLINE_ENV, "") not in ("", "0")
+
+
+def is_offline(source: Source, offline: bool | None = None) -> bool:
+    """Whether `source` may not be downloaded: `offline` when given, else `PERSONALIB_OFFLINE=1`
+    (any source) or huggingface_hub's offline mode (`HF_HUB_OFFLINE=1`; hub sources only)."""
+    if offline is not None:
+        return offline
+    return env_offline() or (source.hub and hf_constants.is_offline_mode())
+
+
+def _offline_reason(offline: bool | None) -> str:
+    return "offline=True was passed" if offline else f"{OFFLINE_ENV} or HF_HUB_OFFLINE is set"
 
 
 def download(url: str, dest: Path, *, sha256: str | None = None, size: int | None = None,
@@ -288,29 +235,29 @@ def _verify_cached(source: Source, spec: SourceFile, path: Path) -> None:
     _write_sidecar(path, record)
 
 
-def fetch(name: str, path: str, *, base_url: str | None = None, offline: bool | None = None) -> Path:
-    """Local path of a source file, downloading it into the cache on first use (module doc).
+def fetch(name: str, path: str, *, offline: bool | None = None) -> Path:
+    """Local path of a source file, fetched into its cache on first use (module doc).
 
-    `base_url` replaces the pinned URL prefix (a mirror with the same layout; tests use a local
-    server). `offline=True` never downloads (only a cached copy is used), `offline=False` may;
-    None follows the environment (`is_offline`). Raises SourceMissingError when the file is not
-    cached and cannot be downloaded.
+    `offline=True` never downloads (only a cached copy is used); `offline=False` allows downloading
+    even when `PERSONALIB_OFFLINE` is set (huggingface_hub still honours `HF_HUB_OFFLINE` for hub
+    sources); None reads those switches. Raises SourceMissingError when the file is not cached and
+    cannot be fetched, ChecksumError when it is not the pinned (or first recorded) file.
     """
     source = get_source(name)
     spec = source.file(path)
+    if source.hub:
+        return _fetch_hub(source, spec, is_offline(source, offline), offline)
     dest = source_path(name, path)
     if dest.is_file():
         _verify_cached(source, spec, dest)
         return dest
-    url = source.url(path, base_url)
-    if url is None or source.base_url is None:
+    url = source.url(path)
+    if url is None:
         raise SourceMissingError(missing_message(name, path))
-    if offline if offline is not None else is_offline(source, mirror=base_url is not None):
-        reason = "offline=True was passed" if offline else f"{OFFLINE_ENV} or HF_HUB_OFFLINE is set"
+    if is_offline(source, offline):
         raise SourceMissingError(
-            f"{source.title}: {path} is not in the cache and downloads are off "
-            f"({reason}). Get it from {url} "
-            f"(revision {source.revision}) and put it at {dest}, or unset the variable.")
+            f"{source.title}: {path} is not in the cache and downloads are off ({_offline_reason(offline)}). "
+            f"Get it from {url} (revision {source.revision}) and put it at {dest}, or allow downloads.")
     actual = download(url, dest, sha256=spec.sha256, size=spec.size)
     stat = dest.stat()
     _write_sidecar(dest, {
@@ -322,12 +269,80 @@ def fetch(name: str, path: str, *, base_url: str | None = None, offline: bool | 
     return dest
 
 
+def _hub_api() -> ModuleType:
+    """huggingface_hub's download functions, imported on first use: they load `tqdm.auto`, which
+    warns on stderr in a notebook kernel without ipywidgets, and reports must show no stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from huggingface_hub import file_download
+    return file_download
+
+
+def hub_download_command(source: Source, path: str) -> str:
+    """The `hf download` command that puts a hub source file into the Hugging Face cache."""
+    return f"hf download {source.repo_id} {path} --repo-type dataset --revision {source.revision}"
+
+
+def _fetch_hub(source: Source, spec: SourceFile, offline: bool, requested: bool | None) -> Path:
+    """`fetch` for a hub source: hf_hub_download at the pinned revision, then the sha256 check."""
+    assert source.repo_id is not None and source.revision is not None
+    where = f"{source.title}: {spec.path} at revision {source.revision} of {source.homepage}"
+    how = (f"run `{hub_download_command(source, spec.path)}` on a machine with access to the hub "
+           f"(HF_ENDPOINT selects a mirror, HF_HUB_CACHE the cache), or give a local copy "
+           f"(data_files=<path>)")
+    hub = _hub_api()
+    was_cached = isinstance(hub.try_to_load_from_cache(source.repo_id, spec.path, revision=source.revision,
+                                                       repo_type="dataset"), str)
+    try:
+        local = Path(hub.hf_hub_download(source.repo_id, spec.path, repo_type="dataset", revision=source.revision,
+                                         local_files_only=offline))
+    except (GatedRepoError, RepositoryNotFoundError) as exc:
+        raise SourceMissingError(
+            f"{where}: the hub refused access ({_status(exc)}): the dataset is gated or private, or the "
+            f"token is not valid. Accept its terms on {source.homepage} with your account, then set "
+            f"HF_TOKEN to an access token of that account (or run `hf auth login`).") from None
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        state = (f"downloads are off ({_offline_reason(requested)})" if offline or hf_constants.is_offline_mode()
+                 else f"the hub could not be reached ({exc})")
+        raise SourceMissingError(f"{where} is not in the Hugging Face cache and {state}. To get it, {how}.") from None
+    except (EntryNotFoundError, RevisionNotFoundError, HfHubHTTPError, OSError) as exc:
+        raise SourceMissingError(f"could not download {where} ({_status(exc)}: {exc}). To get it, {how}.") from None
+    actual = file_sha256(local)
+    if spec.sha256 is not None and actual != spec.sha256:
+        if not was_cached:
+            _discard_hub_file(local)
+        kept = ("it was not kept: the endpoint (HF_ENDPOINT) served other bytes than the pinned file"
+                if not was_cached else f"delete {local} and the file it links to ({local.resolve()}) to "
+                "download it again")
+        raise ChecksumError(
+            f"{local} ({source.title}, {spec.path}) does not match its pinned sha256: expected "
+            f"{spec.sha256}, found {actual}; {kept}.")
+    return local
+
+
+def _status(exc: Exception) -> str:
+    code = getattr(getattr(exc, "response", None), "status_code", None)
+    return f"HTTP {code}" if code is not None else type(exc).__name__
+
+
+def _discard_hub_file(pointer: Path) -> None:
+    """Remove a just-downloaded hub file that failed its check: the snapshot entry and its blob."""
+    blob = pointer.resolve()
+    pointer.unlink(missing_ok=True)
+    if blob != pointer:
+        blob.unlink(missing_ok=True)
+
+
 def missing_message(name: str, path: str, argument: str | None = None) -> str:
     """What a user must do to supply a source file by hand: where to get it and where to put it."""
     source = get_source(name)
-    where = source.url(path) or source.homepage
-    text = (f"{source.title}: {path} is missing. Get it from {where} ({source.licence}) and put it "
-            f"at {source_path(name, path)}")
+    if source.hub:
+        text = (f"{source.title}: {path} is missing. Get it with `{hub_download_command(source, path)}` "
+                f"({source.licence})")
+    else:
+        where = source.url(path) or source.homepage
+        text = (f"{source.title}: {path} is missing. Get it from {where} ({source.licence}) and put it "
+                f"at {source_path(name, path)}")
     return text + (f", or pass {argument}=<path>." if argument else ".")
 
 

@@ -298,6 +298,9 @@ def test_download_offline_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PERSONALIB_OFFLINE", "1")
     with pytest.raises(SourceMissingError, match="PERSONALIB_OFFLINE is set"):
         download_release(dest=tmp_path / "dl")
+    monkeypatch.delenv("PERSONALIB_OFFLINE")
+    with pytest.raises(SourceMissingError, match="offline=True was passed"):
+        download_release(dest=tmp_path / "dl", offline=True)     # the explicit switch needs no variable
     assert RELEASE_COMMIT in str(tmp_path / "dl" / f"persona-behavior-{RELEASE_COMMIT}.tar.gz")
 
 

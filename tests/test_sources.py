@@ -7,11 +7,16 @@ import dataclasses
 import hashlib
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from huggingface_hub import constants as hf_constants
 
 from personalib import sources
 from personalib.errors import PersonalibError, SourceMissingError
@@ -23,24 +28,56 @@ DEMO_ATTITUDES = DATA_DIR / "demo" / "attitudes"
 
 
 class _Server:
-    """A real HTTP server on 127.0.0.1 serving `files` (URL path -> bytes) and counting requests."""
+    """A real HTTP server on 127.0.0.1 serving `files` (URL path -> bytes) and recording requests.
 
-    def __init__(self, files: dict[str, bytes]) -> None:
+    Paths under `/datasets/` are answered as the Hugging Face hub answers `resolve` URLs: HEAD and GET
+    with the `X-Repo-Commit` (the revision in the URL), `ETag` (the file's sha256, as the hub gives
+    for LFS files) and `Content-Length` headers that huggingface_hub needs. With `token` set they
+    are gated: a request without `Authorization: Bearer <token>` gets the hub's 401 GatedRepo answer.
+    Side calls huggingface_hub makes to the hub's `/api/` (none of them needed for a download) get a
+    404 and are not recorded.
+    """
+
+    def __init__(self, files: dict[str, bytes], token: str | None = None) -> None:
         self.files = files
+        self.token = token
         self.requests: list[str] = []
+        self.auth: list[str | None] = []
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                server.requests.append(self.path)
+            def _answer(self, with_body: bool) -> None:
+                if self.path.startswith("/api/"):
+                    self.send_error(404)
+                    return
+                server.requests.append(f"{self.command} {self.path}")
+                server.auth.append(self.headers.get("Authorization"))
+                hub = self.path.startswith("/datasets/")
+                if hub and server.token and self.headers.get("Authorization") != f"Bearer {server.token}":
+                    self.send_response(401)
+                    self.send_header("X-Error-Code", "GatedRepo")
+                    self.send_header("X-Error-Message", "Access to this dataset is restricted.")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = server.files.get(self.path)
                 if body is None:
                     self.send_error(404)
                     return
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
+                if hub:
+                    self.send_header("X-Repo-Commit", self.path.split("/resolve/", 1)[1].split("/", 1)[0])
+                    self.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')
                 self.end_headers()
-                self.wfile.write(body)
+                if with_body:
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                self._answer(True)
+
+            def do_HEAD(self) -> None:  # noqa: N802 (http.server API)
+                self._answer(False)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -94,7 +131,11 @@ def test_table_lists_every_source_with_revision_licence_and_cache_path(cache: Pa
     bbq = table[table["source"] == "bbq"]
     assert len(bbq) == 12 and (bbq["sha256"] != "unknown").sum() == 11
     assert table.loc[table["path"] == "data/bbq/sampled_ids.json", "sha256"].item() == "unknown"
-    assert all(Path(p).is_relative_to(cache / "sources") for p in table["cache_path"])
+    hub = table["source"].isin(["truthfulqa", "mmlu"])
+    assert all(Path(p).is_relative_to(cache / "sources") for p in table.loc[~hub, "cache_path"])
+    assert all(Path(p).is_relative_to(hf_constants.HF_HUB_CACHE) for p in table.loc[hub, "cache_path"])
+    assert table.loc[table["source"] == "mmlu", "url"].item().startswith(
+        f"{hf_constants.ENDPOINT}/datasets/cais/mmlu/resolve/c30699e8")
     assert table["licence"].str.len().min() > 0
     assert "edeadf7cad6f585799599a320854731d51a18351" in table.loc[table["source"] == "study", "url"].iloc[0]
 
@@ -106,10 +147,10 @@ def test_first_use_downloads_then_cache_is_used_without_network(cache: Path, ser
     assert path.read_bytes() == PAYLOAD
     record = json.loads(path.with_name("a.json.source.json").read_text())
     assert record["sha256"] == PAYLOAD_SHA and record["verified"] == "pinned sha256"
-    assert server.requests == ["/repo/rev1/data/a.json"]
+    assert server.requests == ["GET /repo/rev1/data/a.json"]
     server.files.clear()                          # the server now has nothing: only the cache can answer
     assert fetch("testsrc", "data/a.json").read_bytes() == PAYLOAD
-    assert server.requests == ["/repo/rev1/data/a.json"]   # no second request
+    assert server.requests == ["GET /repo/rev1/data/a.json"]   # no second request
 
 
 def test_unknown_checksum_is_recorded_on_first_download_and_checked_later(
@@ -160,7 +201,12 @@ def test_offline_and_not_cached_says_what_where_and_how(cache: Path, server: _Se
     message = str(info.value)
     assert f"{server.url}/repo/rev1/data/a.json" in message
     assert str(cache / "sources" / "testsrc" / "rev1" / "data" / "a.json") in message
+    with pytest.raises(SourceMissingError, match="offline=True"):
+        fetch("testsrc", "data/a.json", offline=True)  # the explicit switch, whatever the environment says
     assert server.requests == []
+    monkeypatch.delenv("PERSONALIB_OFFLINE")
+    assert fetch("testsrc", "data/a.json").read_bytes() == PAYLOAD
+    assert fetch("testsrc", "data/a.json", offline=True).read_bytes() == PAYLOAD   # now cached
 
 
 def test_http_error_is_a_missing_source_naming_url_and_cache_path(cache: Path, server: _Server,
@@ -171,21 +217,6 @@ def test_http_error_is_a_missing_source_naming_url_and_cache_path(cache: Path, s
     with pytest.raises(SourceMissingError, match="404") as info:
         fetch("testsrc", "data/absent.json")
     assert "absent.json" in str(info.value) and str(cache) in str(info.value)
-
-
-def test_hub_sources_honour_hf_hub_offline(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(SourceMissingError) as info:
-        fetch("truthfulqa", "multiple_choice/validation-00000-of-00001.parquet")
-    message = str(info.value)
-    assert "huggingface.co/datasets/truthfulqa/truthful_qa/resolve/741b8276" in message
-    assert str(source_path("truthfulqa", "multiple_choice/validation-00000-of-00001.parquet")) in message
-
-
-def test_hf_endpoint_variable_redirects_hub_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_ENDPOINT", "https://mirror.example/")
-    url = sources.get_source("mmlu").url("all/test-00000-of-00001.parquet")
-    assert url.startswith("https://mirror.example/datasets/cais/mmlu/resolve/c30699e8")
 
 
 def test_largescale_csv_is_never_downloaded_and_the_error_says_where_to_put_it(cache: Path) -> None:
@@ -220,22 +251,6 @@ def test_load_task_downloads_the_study_files_once_then_works_offline(
     assert again.equals(first) and len(first) == 40
 
 
-def test_offline_switch_also_stops_mirror_downloads(cache: Path, server: _Server, test_source: sources.Source,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PERSONALIB_OFFLINE", "1")
-    with pytest.raises(SourceMissingError, match="downloads are off"):
-        fetch("testsrc", "data/a.json", base_url=f"{server.url}/repo/rev1")
-    assert server.requests == []
-    monkeypatch.delenv("PERSONALIB_OFFLINE")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    hub = dataclasses.replace(test_source, hub=True)              # HF_HUB_OFFLINE stops the hub URL ...
-    monkeypatch.setitem(sources.SOURCES, "testsrc", hub)
-    with pytest.raises(SourceMissingError, match="HF_HUB_OFFLINE"):
-        fetch("testsrc", "data/a.json")
-    path = fetch("testsrc", "data/a.json", base_url=f"{server.url}/repo/rev1")   # ... but not for a mirror
-    assert path.read_bytes() == PAYLOAD
-
-
 def test_user_supplied_largescale_csv_in_the_cache_is_used_and_recorded(cache: Path) -> None:
     dest = source_path("sap2022", "largeScale.csv")
     dest.parent.mkdir(parents=True)
@@ -260,3 +275,168 @@ def test_a_wrong_cached_optional_file_is_an_error_not_a_silent_absence(cache: Pa
                                         "answer": 0}) + "\n" for _ in range(14042)))
     with pytest.raises(ChecksumError, match="sampled_ids.json"):
         load_task("mmlu", data_files=data).items()
+
+
+# ---- Hugging Face hub sources: the real huggingface_hub download path against a local hub ----------
+
+TQA = "multiple_choice/validation-00000-of-00001.parquet"
+TQA_URL = f"/datasets/truthfulqa/truthful_qa/resolve/{sources.get_source('truthfulqa').revision}/{TQA}"
+MMLU = "all/test-00000-of-00001.parquet"
+MMLU_URL = f"/datasets/cais/mmlu/resolve/{sources.get_source('mmlu').revision}/{MMLU}"
+
+
+def _parquet(frame: pd.DataFrame, path: Path) -> bytes:
+    frame.to_parquet(path, index=False)
+    return path.read_bytes()
+
+
+def truthfulqa_parquet(tmp_path: Path) -> bytes:
+    """Three rows in the schema of the hub's TruthfulQA multiple_choice Parquet file."""
+    rows = [{"question": f"Question {i}?",
+             "mc1_targets": {"choices": [f"right {i}", f"wrong {i}", "other"], "labels": [1, 0, 0]},
+             "mc2_targets": {"choices": [f"right {i}", f"wrong {i}"], "labels": [1, 0]}} for i in range(3)]
+    return _parquet(pd.DataFrame(rows), tmp_path / "tqa.parquet")
+
+
+def mmlu_parquet(tmp_path: Path) -> bytes:
+    """Four rows in the schema of the hub's MMLU all/test Parquet file."""
+    rows = [{"question": f"Q{i}", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": i % 4}
+            for i in range(4)]
+    return _parquet(pd.DataFrame(rows), tmp_path / "mmlu.parquet")
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_Server, bytes]]:
+    """A local hub serving a TruthfulQA fixture at the pinned revision; huggingface_hub pointed at it
+    (endpoint, an empty HF cache under tmp_path, online) and the source pinned to the fixture's sha256.
+
+    huggingface_hub reads HF_ENDPOINT, HF_HUB_CACHE and HF_HUB_OFFLINE once, at import, into its
+    `constants`; this fixture sets those constants as the variables would (the last test of this
+    file sets the variables themselves in a fresh process)."""
+    body = truthfulqa_parquet(tmp_path)
+    with _Server({TQA_URL: body}) as srv:
+        monkeypatch.setattr(hf_constants, "ENDPOINT", srv.url)
+        monkeypatch.setattr(hf_constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                            srv.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.delenv("PERSONALIB_OFFLINE", raising=False)
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        pinned = SourceFile(TQA, hashlib.sha256(body).hexdigest(), len(body))
+        monkeypatch.setitem(sources.SOURCES, "truthfulqa",
+                            dataclasses.replace(sources.get_source("truthfulqa"), files=(pinned,)))
+        yield srv, body
+
+
+def test_hub_source_is_downloaded_by_huggingface_hub_into_the_hf_cache_then_read_without_network(
+        hub: tuple[_Server, bytes], tmp_path: Path) -> None:
+    server, body = hub
+    path = fetch("truthfulqa", TQA)
+    assert path == source_path("truthfulqa", TQA)
+    assert path.is_relative_to(tmp_path / "hf" / "datasets--truthfulqa--truthful_qa" / "snapshots")
+    assert path.read_bytes() == body
+    assert server.requests == [f"HEAD {TQA_URL}", f"GET {TQA_URL}"]
+    items = load_task("truthfulqa", allow_partial=True).items()
+    assert len(items) == 3 and items["prompt"].str.startswith("Question: Question ").all()
+    server.files.clear()                          # only the cache can answer now, with no request
+    assert fetch("truthfulqa", TQA).read_bytes() == body
+    assert len(server.requests) == 2
+
+
+def test_hub_offline_with_an_empty_cache_says_how_to_get_the_file(
+        hub: tuple[_Server, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    server, body = hub
+    with pytest.raises(SourceMissingError) as info:
+        fetch("truthfulqa", TQA, offline=True)
+    message = str(info.value)
+    assert "not in the Hugging Face cache" in message and "offline=True" in message
+    assert (f"hf download truthfulqa/truthful_qa {TQA} --repo-type dataset "
+            f"--revision {sources.get_source('truthfulqa').revision}") in message
+    assert "data_files=" in message
+    with pytest.raises(SourceMissingError, match="offline=True"):
+        load_task("truthfulqa", allow_partial=True, offline=True).items()
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)   # huggingface_hub's own switch
+    with pytest.raises(SourceMissingError, match="HF_HUB_OFFLINE"):
+        fetch("truthfulqa", TQA)
+    assert server.requests == []
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    fetch("truthfulqa", TQA)                      # warm the cache, then offline works
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    assert fetch("truthfulqa", TQA, offline=True).read_bytes() == body
+    assert fetch("truthfulqa", TQA).read_bytes() == body
+
+
+def test_hub_file_with_another_sha256_is_refused_and_not_kept(
+        hub: tuple[_Server, bytes], tmp_path: Path) -> None:
+    server, body = hub
+    server.files[TQA_URL] = body[:-1] + b"\x00"    # the endpoint serves other bytes
+    with pytest.raises(ChecksumError) as info:
+        fetch("truthfulqa", TQA)
+    message = str(info.value)
+    assert hashlib.sha256(body).hexdigest() in message
+    assert hashlib.sha256(server.files[TQA_URL]).hexdigest() in message
+    assert TQA in message and "not kept" in message
+    assert not source_path("truthfulqa", TQA).exists()
+    assert not [p for p in (tmp_path / "hf").rglob("*") if p.is_file() and "blobs" in p.parts]
+    server.files[TQA_URL] = body                  # a good download, then the cached copy is altered
+    path = fetch("truthfulqa", TQA)
+    path.resolve().write_bytes(b"changed")
+    with pytest.raises(ChecksumError, match="delete") as info:
+        fetch("truthfulqa", TQA)
+    assert str(path) in str(info.value)
+
+
+def test_gated_hub_source_names_hf_token_and_works_with_it(
+        hub: tuple[_Server, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    server, body = hub
+    server.token = "hf_test_token_0123456789"
+    with pytest.raises(SourceMissingError) as info:
+        fetch("truthfulqa", TQA)
+    message = str(info.value)
+    assert "HTTP 401" in message and "HF_TOKEN" in message and "gated" in message
+    assert server.token not in message
+    monkeypatch.setenv("HF_TOKEN", server.token)
+    assert fetch("truthfulqa", TQA).read_bytes() == body
+    assert server.auth[-1] == f"Bearer {server.token}"
+
+
+_FETCH_MMLU = """
+import dataclasses, sys
+from personalib import sources
+pinned = sources.SourceFile(sys.argv[1], sys.argv[2])
+sources.SOURCES["mmlu"] = dataclasses.replace(sources.SOURCES["mmlu"], files=(pinned,))
+print(sources.fetch("mmlu", sys.argv[1]))
+"""
+
+
+def test_hub_environment_variables_reach_huggingface_hub(tmp_path: Path) -> None:
+    """HF_ENDPOINT, HF_HUB_CACHE, HF_TOKEN and HF_HUB_OFFLINE as a user sets them, in a fresh process."""
+    body = mmlu_parquet(tmp_path)
+    sha = hashlib.sha256(body).hexdigest()
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0",
+           "HF_TOKEN": "hf_user_token_abcdef", "PERSONALIB_OFFLINE": "0"}
+    with _Server({MMLU_URL: body}, token="hf_user_token_abcdef") as srv:
+        env["HF_ENDPOINT"] = srv.url
+        online = subprocess.run([sys.executable, "-c", _FETCH_MMLU, MMLU, sha], env=env,
+                                capture_output=True, text=True, timeout=120)
+    assert online.returncode == 0, online.stderr
+    path = Path(online.stdout.strip().splitlines()[-1])
+    assert path.is_relative_to(tmp_path / "hf") and path.read_bytes() == body
+    assert srv.requests == [f"HEAD {MMLU_URL}", f"GET {MMLU_URL}"]
+    assert set(srv.auth) == {"Bearer hf_user_token_abcdef"}
+    offline = subprocess.run([sys.executable, "-c", _FETCH_MMLU, MMLU, sha],   # server gone, cache warm
+                             env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120)
+    assert offline.returncode == 0, offline.stderr
+    assert Path(offline.stdout.strip().splitlines()[-1]) == path
+
+
+def test_cli_run_offline_without_the_hub_file_exits_2_naming_the_download_command(tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text(f"name: p\nmodels: [gemma3-270m-demo]\ndatasets:\n  truthfulqa: {{limit: 2}}\n"
+                       f"persona_sets: [empty]\nstore: {tmp_path / 'store'}\nreports: {tmp_path / 'reports'}\n")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "personalib", "generate", "--profile", str(profile)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "not in the Hugging Face cache" in run.stderr
+    assert "hf download truthfulqa/truthful_qa multiple_choice/validation-00000-of-00001.parquet" in run.stderr

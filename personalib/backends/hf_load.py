@@ -70,9 +70,9 @@ def load_hf_backend(
 
 def _not_available(model: Any, where: str, exc: BaseException) -> PersonalibError:
     hint = (
-        f"download it first on a machine with network: `huggingface-cli download {model.model_id}"
+        f"download it first on a machine with network: `hf download {model.model_id}"
         + (f" --revision {model.revision}`" if model.revision else "`")
-        + " (gated models need `huggingface-cli login`), or point params `source:` at a local folder"
+        + " (gated models need `hf auth login` or HF_TOKEN), or point params `source:` at a local folder"
         if model.source == "hub" and not Path(where).exists()
         else "check the folder"
     )

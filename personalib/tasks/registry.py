@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from personalib import DATASETS
 from personalib.errors import PersonalibError
@@ -28,8 +28,15 @@ from personalib.tasks.spec import TaskSpec, read_spec
 if TYPE_CHECKING:
     import pandas as pd
 
-    from personalib.params import DatasetSpec
     from personalib.tasks.base import Task
+
+
+class DatasetSource(Protocol):
+    """What `load_items` reads of a profile's dataset entry (`personalib.params.DatasetSpec`)."""
+
+    limit: int | None
+
+    def task_kwargs(self) -> dict[str, Any]: ...
 
 PACKAGE_TASKS = DATA_DIR / "tasks"
 DEMO_DIR = DATA_DIR / "demo"
@@ -134,7 +141,7 @@ def load_task(name: str, *, demo: bool = False, subsample: bool = False, allow_p
                       offline=offline)
 
 
-def load_items(dataset: str, source: DatasetSpec, limit: int | None = None, *,
+def load_items(dataset: str, source: DatasetSource, limit: int | None = None, *,
                task: Any = None, offline: bool | None = None) -> pd.DataFrame:
     """The items of `dataset` from a profile's dataset `source` (docs/DESIGN.md "Items table"),
     its first `limit` rows (the source's or the given, the smaller); from `task` when given (a
