@@ -21,10 +21,9 @@ import pandas as pd
 
 from personalib import canonical
 from personalib.backends.base import Decoding, Request
-from personalib.params import DatasetSpec, ModelParams
+from personalib.params import ModelParams
 from personalib.personas import Persona
 from personalib.store import canonical_json, normalize_decoding, request_key, shard_of
-from personalib.tasks import registry
 from personalib.tasks.registry import load_items
 
 __all__ = ["PLAN_COLUMNS", "RequestMaker", "load_items", "plan_entries"]
