@@ -16,6 +16,7 @@ do (mean over personas).
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,23 @@ def own_answers(bbq_items: pd.DataFrame, group: PersonaGroup) -> pd.Series:
                      dtype="int64", name="own_loc")
 
 
+_OWN: dict[int, dict[str, pd.Series]] = {}
+
+
+def _own_answers_of(bbq_items: pd.DataFrame, group: PersonaGroup) -> pd.Series:
+    """`own_answers`, computed once per items table and group while that table lives (the
+    self-bias tables of every model read the same items)."""
+    key = id(bbq_items)
+    if key not in _OWN:
+        _OWN[key] = {}
+        weakref.finalize(bbq_items, _OWN.pop, key, None)
+    found = _OWN[key]
+    name = repr(group)  # the whole group: two mappings may give one stem different groups
+    if name not in found:
+        found[name] = own_answers(bbq_items, group)
+    return found[name]
+
+
 def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Integer codes (-1 = missing) and their string labels: a categorical column's own codes,
     any other column factorized once (no string conversion of every row)."""
@@ -130,7 +148,7 @@ def _mapped_personas(bbq: pd.DataFrame, bbq_items: pd.DataFrame, mapping: dict[s
         if group is None:
             continue
         if group.stem not in owned:
-            owned[group.stem] = own_answers(bbq_items, group)
+            owned[group.stem] = _own_answers_of(bbq_items, group)
         own = owned[group.stem]
         own_loc = _by_code(items, own.astype(float), np.nan)[item_codes]
         rows = (model_codes == models.get_loc(str(key[0]))) & ~np.isnan(own_loc)
