@@ -203,15 +203,15 @@ def test_research_question_report_figures_render(study_reports: Path, page: Page
 
 @pytest.fixture(scope="module")
 def demo_reports(tmp_path_factory) -> Path:
-    """The demo profile end to end, as `make reproduce` runs it, on the first 2 items of each
-    dataset (17 personas x 10 prompts) so that it fits the test budget: generate with the embedded
+    """The demo profile end to end, as `make reproduce` runs it, on the first item of each
+    dataset (17 personas x 5 prompts) so that it fits the test budget: generate with the embedded
     model, then every report and the index."""
     import os
     import sys
 
     tmp = tmp_path_factory.mktemp("demo")
     repo = Path(__file__).resolve().parents[1]
-    for args in (["generate", "--profile", "demo", "--limit", "2", "--store", str(tmp / "store"),
+    for args in (["generate", "--profile", "demo", "--limit", "1", "--store", str(tmp / "store"),
                   "--no-progress"],
                  ["report", "--profile", "demo", "--store", str(tmp / "store"),
                   "--output", str(tmp / "reports")]):
